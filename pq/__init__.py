@@ -1,0 +1,45 @@
+"""pq: a Postgres-backed task queue whose worker runs every task in its own forked child."""
+
+from pq._version import __version__
+from pq.app import PQ
+from pq.errors import (
+    ConfigurationError,
+    DatabaseUnavailableError,
+    DuplicateClientIdError,
+    PQError,
+    ResultTimeoutError,
+    SchemaOutdatedError,
+    SerializationError,
+    TaskCancelledError,
+    TaskDefinitionError,
+    TaskFailedError,
+    TaskNotFoundError,
+    UnknownTaskError,
+)
+from pq.models import Attempt, OutcomeKind, Periodic, Priority, Task, TaskStatus
+from pq.task import TaskFunction, TaskHandle
+
+__all__ = [
+    "PQ",
+    "Attempt",
+    "ConfigurationError",
+    "DatabaseUnavailableError",
+    "DuplicateClientIdError",
+    "OutcomeKind",
+    "PQError",
+    "Periodic",
+    "Priority",
+    "ResultTimeoutError",
+    "SchemaOutdatedError",
+    "SerializationError",
+    "Task",
+    "TaskCancelledError",
+    "TaskDefinitionError",
+    "TaskFailedError",
+    "TaskFunction",
+    "TaskHandle",
+    "TaskNotFoundError",
+    "TaskStatus",
+    "UnknownTaskError",
+    "__version__",
+]

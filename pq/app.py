@@ -1,0 +1,358 @@
+"""PQ: the application object. Settings, the producer pool, the task registry, and every
+call of the public API (enqueue, cancel, queries, migrations, running a worker)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+import weakref
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any, ParamSpec, TypeVar, overload
+
+import psycopg
+from psycopg_pool import ConnectionPool
+
+from pq import embedded
+from pq.db import Executor, PsycopgExecutor, connect, open_pool
+from pq.errors import DuplicateClientIdError, TaskNotFoundError
+from pq.migrate import Migration, apply_migrations
+from pq.models import Priority, Task, TaskStatus
+from pq.naming import import_by_name, task_name_of
+from pq.queries import Queries
+from pq.serialization import Codec
+from pq.settings import Settings
+from pq.task import TaskDecorator, TaskFunction, TaskOptions, resolve_run_at
+
+log = logging.getLogger("pq")
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+Hook = Callable[..., Any]
+_FINAL = {TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED}
+
+# Every live PQ, so a forked child can drop the pool it inherited (see _forget_pools).
+_instances: weakref.WeakSet[PQ] = weakref.WeakSet()
+
+
+def _forget_pools_in_child() -> None:
+    # The pool's connections belong to the parent and its threads did not survive the fork.
+    # Dropping the reference (never closing: that would end the parent's sessions) makes a task
+    # that enqueues more tasks open a fresh pool of its own.
+    for app in list(_instances):
+        app._pool = None
+        app._pool_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_pools_in_child)
+
+
+class PQ:
+    """A task queue on one Postgres database (and schema)."""
+
+    def __init__(
+        self,
+        database_url: str | None = None,
+        *,
+        schema: str | None = None,
+        pool_min_size: int | None = None,
+        pool_max_size: int | None = None,
+        allow_pickle: bool | None = None,
+        secret_key: str | None = None,
+    ) -> None:
+        given: dict[str, Any] = {
+            "database_url": database_url,
+            "schema": schema,
+            "pool_min_size": pool_min_size,
+            "pool_max_size": pool_max_size,
+            "allow_pickle": allow_pickle,
+            "secret_key": secret_key,
+        }
+        self.settings = Settings(**{k: v for k, v in given.items() if v is not None})
+        self.queries = Queries(self.settings.schema)
+        self.codec = Codec(self.settings.allow_pickle, self.settings.secret_key)
+        self.registry: dict[str, TaskFunction[Any, Any]] = {}
+        self._url: str | None = None
+        self._pool: ConnectionPool[Any] | None = None
+        self._pool_lock = threading.Lock()
+        _instances.add(self)
+
+    def __repr__(self) -> str:
+        return f"<PQ schema={self.settings.schema!r} tasks={len(self.registry)}>"
+
+    # -- connections -------------------------------------------------------------------------
+    @property
+    def database_url(self) -> str:
+        """Resolved on first use, so importing an app module never starts a database."""
+        if self._url is None:
+            self._url = embedded.resolve_database_url(self.settings.database_url)
+        return self._url
+
+    def _get_pool(self) -> ConnectionPool[Any]:
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = open_pool(
+                    self.database_url,
+                    min_size=self.settings.pool_min_size,
+                    max_size=self.settings.pool_max_size,
+                )
+            return self._pool
+
+    @contextmanager
+    def executor(self, connection: Any = None) -> Iterator[Executor]:
+        """Our pool (committed on success) or, with `connection=`, the caller's transaction."""
+        if connection is not None:
+            from pq.db import executor_for  # callers' drivers are imported only when used
+
+            yield executor_for(connection)
+            return
+        with self._get_pool().connection() as conn:
+            yield PsycopgExecutor(conn)
+
+    def connect(self) -> psycopg.Connection[Any]:
+        """A new autocommit connection of this app's own (the worker holds two of these)."""
+        return connect(self.database_url)
+
+    def close(self) -> None:
+        """Closes the producer pool; it reopens by itself on the next call that needs it."""
+        with self._pool_lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.close()
+
+    def run_db_migrations(self) -> list[Migration]:
+        """Creates or upgrades pq's tables; safe to run from several processes at once."""
+        return apply_migrations(self.database_url, self.queries)
+
+    # -- registry ----------------------------------------------------------------------------
+    @overload
+    def task(self, fn: Callable[P, R], /) -> TaskFunction[P, R]: ...
+
+    @overload
+    def task(
+        self,
+        *,
+        name: str | None = None,
+        priority: Priority | int | str = Priority.NORMAL,
+        queue: str = "default",
+        max_runtime: float | None = None,
+        max_memory: int | None = None,
+        retries: int = 0,
+    ) -> TaskDecorator: ...
+
+    def task(
+        self,
+        fn: Callable[..., Any] | None = None,
+        *,
+        name: str | None = None,
+        priority: Priority | int | str = Priority.NORMAL,
+        queue: str = "default",
+        max_runtime: float | None = None,
+        max_memory: int | None = None,
+        retries: int = 0,
+    ) -> TaskFunction[Any, Any] | TaskDecorator:
+        """Registers a task. `@app.task` or `@app.task(priority=..., max_runtime=...)`."""
+        options = TaskOptions(
+            queue=queue, max_runtime=max_runtime, max_memory=max_memory, retries=retries
+        ).merged(priority=priority)
+
+        def register(func: Callable[..., Any]) -> TaskFunction[Any, Any]:
+            task_fn = TaskFunction(self, func, name or task_name_of(func), options)
+            self.registry[task_fn.name] = task_fn
+            return task_fn
+
+        return register(fn) if fn is not None else register
+
+    def resolve(self, name: str) -> Callable[..., Any]:
+        """The plain function behind a task name: registered first, else imported."""
+        registered = self.registry.get(name)
+        if registered is not None:
+            return registered.fn
+        found = import_by_name(name)
+        return found.fn if isinstance(found, TaskFunction) else found
+
+    def options_for(self, name: str) -> TaskOptions:
+        registered = self.registry.get(name)
+        return registered.options if registered is not None else TaskOptions()
+
+    # -- enqueueing --------------------------------------------------------------------------
+    def insert_task(
+        self,
+        name: str,
+        args: list[Any],
+        kwargs: dict[str, Any],
+        options: TaskOptions,
+        *,
+        run_at: datetime | None,
+        client_id: str | None,
+        connection: Any = None,
+    ) -> int:
+        """Writes one task row; every enqueue path ends here."""
+        args_json, kwargs_json = self.codec.encode_arguments(args, kwargs)
+        try:
+            with self.executor(connection) as ex:
+                return self.queries.task_insert(
+                    ex,
+                    name=name,
+                    queue=options.queue,
+                    priority=options.priority,
+                    args=args_json,
+                    kwargs=kwargs_json,
+                    options=options.row_options(),
+                    client_id=client_id,
+                    run_at=run_at,
+                    max_attempts=options.retries + 1,
+                )
+        except psycopg.errors.UniqueViolation as exc:
+            raise DuplicateClientIdError(
+                f"client_id {client_id!r} is already used by another task; use upsert() to "
+                "replace it, or get_task_by_client_id() to find it"
+            ) from exc
+
+    def enqueue(
+        self,
+        fn: Callable[..., Any],
+        *args: Any,
+        run_at: datetime | None = None,
+        countdown: float | None = None,
+        priority: Priority | int | str | None = None,
+        client_id: str | None = None,
+        queue: str | None = None,
+        connection: Any = None,
+        **kwargs: Any,
+    ) -> int:
+        """Enqueues any importable function with its arguments; returns the task id.
+
+        The option names above are reserved: a task with a parameter of the same name takes
+        it through `apply_async(kwargs=...)` instead.
+        """
+        if isinstance(fn, TaskFunction):
+            name, defaults = fn.name, fn.options
+        else:
+            name = task_name_of(fn)
+            defaults = self.options_for(name)
+        return self.insert_task(
+            name,
+            list(args),
+            kwargs,
+            defaults.merged(priority=priority, queue=queue),
+            run_at=resolve_run_at(run_at, countdown),
+            client_id=client_id,
+            connection=connection,
+        )
+
+    def cancel(self, task_id: int) -> bool:
+        """Cancels a pending task, or stops a running one; False if it had already ended."""
+        with self.executor() as ex:
+            return self.queries.task_cancel(ex, task_id) is not None
+
+    # -- reading -----------------------------------------------------------------------------
+    def get_task(self, task_id: int) -> Task | None:
+        with self.executor() as ex:
+            row = self.queries.task_get(ex, task_id)
+        return Task.model_validate(row) if row else None
+
+    def get_task_by_client_id(self, client_id: str) -> Task | None:
+        with self.executor() as ex:
+            row = self.queries.task_get_by_client_id(ex, client_id)
+        return Task.model_validate(row) if row else None
+
+    def list_failed(self, limit: int = 100) -> list[Task]:
+        return self._list_finished(TaskStatus.FAILED, limit)
+
+    def list_completed(self, limit: int = 100) -> list[Task]:
+        return self._list_finished(TaskStatus.COMPLETED, limit)
+
+    def _list_finished(self, status: TaskStatus, limit: int) -> list[Task]:
+        with self.executor() as ex:
+            rows = self.queries.task_list_finished(ex, status.value, limit)
+        return [Task.model_validate(r) for r in rows]
+
+    def pending_count(self) -> int:
+        with self.executor() as ex:
+            return self.queries.task_count_pending(ex)
+
+    def clear_failed(self, before: datetime | None = None) -> int:
+        """Deletes failed tasks that finished before `before` (all if None); returns how many."""
+        with self.executor() as ex:
+            return self.queries.task_delete_finished(ex, TaskStatus.FAILED.value, before)
+
+    def clear_completed(self, before: datetime | None = None) -> int:
+        """Deletes completed tasks that finished before `before` (all if None)."""
+        with self.executor() as ex:
+            return self.queries.task_delete_finished(ex, TaskStatus.COMPLETED.value, before)
+
+    def wait_for_end(self, task_id: int, deadline: float | None) -> Task | None:
+        """Blocks until the task is completed, failed or cancelled (None at the deadline).
+
+        Listens on the done channel before reading the row, so an end that happens between
+        the read and the wait still wakes us; polls every few seconds as a safety net.
+        """
+        with self.connect() as conn:
+            ex = PsycopgExecutor(conn)
+            self.queries.listen(ex, self.queries.channel_done)
+            prefix = f"{task_id}:"
+            while True:
+                row = self.queries.task_get(ex, task_id)
+                if row is None:
+                    raise TaskNotFoundError(f"task {task_id} does not exist (was it cleared?)")
+                task = Task.model_validate(row)
+                if task.status in _FINAL:
+                    return task
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return None
+                wait = 5.0 if remaining is None else min(5.0, remaining)
+                for notice in conn.notifies(timeout=wait):
+                    if notice.payload.startswith(prefix):
+                        break
+
+    # -- workers -----------------------------------------------------------------------------
+    def run_worker(
+        self,
+        *,
+        concurrency: int = 1,
+        poll_interval: float = 1.0,
+        max_runtime: float | None = None,
+        priorities: set[Priority | int | str] | None = None,
+        queues: list[str] | None = None,
+        pre_execute: Hook | None = None,
+        post_execute: Hook | None = None,
+        burst: bool = False,
+    ) -> int:
+        """Runs a worker in this process until it is signalled (or, with burst, runs dry).
+
+        Returns the number of tasks it processed.
+        """
+        from pq.worker import Hooks, build_worker_settings, run
+
+        settings = build_worker_settings(
+            concurrency=concurrency,
+            poll_interval=poll_interval,
+            max_runtime=max_runtime,
+            priorities=priorities,
+            queues=queues,
+            burst=burst,
+        )
+        return run(self, settings, Hooks(pre_execute, post_execute))
+
+    def run_worker_once(
+        self,
+        *,
+        max_runtime: float | None = None,
+        priorities: set[Priority | int | str] | None = None,
+        queues: list[str] | None = None,
+        pre_execute: Hook | None = None,
+        post_execute: Hook | None = None,
+    ) -> bool:
+        """Claims and runs at most one task; returns whether there was one."""
+        from pq.worker import Hooks, build_worker_settings, run
+
+        settings = build_worker_settings(
+            max_runtime=max_runtime, priorities=priorities, queues=queues, burst=True
+        )
+        return run(self, settings, Hooks(pre_execute, post_execute), max_tasks=1) > 0

@@ -1,0 +1,112 @@
+"""What runs in the forked child, and nothing else.
+
+The child never touches the parent's connections: it reports over its pipe and leaves with
+os._exit, so no finalizer, atexit hook or buffered library state of the parent runs here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import os
+import signal
+import traceback
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from pq.models import OutcomeKind, Task
+from pq.serialization import restore_arguments
+
+if TYPE_CHECKING:
+    from pq.app import PQ
+    from pq.worker import Hooks
+
+# Exit code when even the report could not be written (the parent then records a crash).
+EXIT_REPORT_FAILED = 70
+
+
+def run_child(app: PQ, row: dict[str, Any], write_fd: int, hooks: Hooks) -> NoReturn:
+    """Runs one task in this (forked) process, reports to the parent, and exits."""
+    code = 0
+    try:
+        _become_independent()
+        report = _execute(app, row, hooks)
+        try:
+            payload = json.dumps(report).encode()
+        except (TypeError, ValueError) as exc:
+            payload = json.dumps(_failure(OutcomeKind.EXCEPTION, exc)).encode()
+        _write_all(write_fd, payload)
+    except BaseException:  # nothing may escape: the stack above us is the parent's loop
+        code = EXIT_REPORT_FAILED
+    os._exit(code)
+
+
+def _become_independent() -> None:
+    # Own process group: a timeout kills the task's subprocesses along with it.
+    os.setpgid(0, 0)
+    # The parent's handlers (stop flags, the wakeup pipe) mean nothing here; a SIGTERM sent to
+    # the child must end it, and its signals must not wake the parent's loop.
+    signal.set_wakeup_fd(-1)
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_DFL)
+
+
+def _execute(app: PQ, row: dict[str, Any], hooks: Hooks) -> dict[str, Any]:
+    try:
+        task = Task.model_validate(row)
+        fn = app.resolve(task.name)
+        args, kwargs = app.codec.decode_arguments(task.args, task.kwargs)
+        args, kwargs = restore_arguments(fn, args, kwargs)
+    except BaseException as exc:
+        return _failure(OutcomeKind.EXCEPTION, exc)
+    try:
+        if hooks.pre_execute is not None:
+            _call(hooks.pre_execute, task)
+        result = _call(fn, *args, **kwargs)
+        encoded = app.codec.encode_value(result, what="the return value")
+    except BaseException as exc:
+        report = _failure(_kind_of(exc), exc)
+        report["error"] = _run_post_hook(hooks, task, exc, report["error"])
+        return report
+    hook_error = _run_post_hook(hooks, task, None, None)
+    if hook_error is not None:
+        return {"ok": False, "kind": OutcomeKind.EXCEPTION.value, "error": hook_error}
+    return {"ok": True, "result": encoded}
+
+
+def _run_post_hook(
+    hooks: Hooks, task: Task, error: BaseException | None, text: str | None
+) -> str | None:
+    """Runs post_execute; its own failure is appended to the task's error text."""
+    if hooks.post_execute is None:
+        return text
+    try:
+        _call(hooks.post_execute, task, error)
+    except BaseException:
+        hook_text = "post_execute hook failed:\n" + traceback.format_exc()
+        return f"{text}\n{hook_text}" if text else hook_text
+    return text
+
+
+def _call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    result = fn(*args, **kwargs)
+    if inspect.iscoroutine(result):
+        return asyncio.run(result)
+    return result
+
+
+def _kind_of(exc: BaseException) -> OutcomeKind:
+    return OutcomeKind.MEMORY if isinstance(exc, MemoryError) else OutcomeKind.EXCEPTION
+
+
+def _failure(kind: OutcomeKind, exc: BaseException) -> dict[str, Any]:
+    text = "".join(traceback.format_exception(exc))
+    return {"ok": False, "kind": kind.value, "error": text}
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]

@@ -1,0 +1,182 @@
+"""The `pq` command. It parses arguments and calls the library; the logic lives elsewhere."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, Optional
+
+import typer
+
+from pq import embedded
+from pq._version import __version__
+from pq.errors import PQError
+from pq.loader import load_app, load_callable
+
+cli = typer.Typer(
+    name="pq",
+    help="pq: a Postgres task queue whose worker forks a child per task.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+db_cli = typer.Typer(
+    help="Manage the embedded development Postgres (under ./.pq/).", no_args_is_help=True
+)
+cli.add_typer(db_cli, name="db")
+
+AppArg = Annotated[str, typer.Argument(help="The app: 'module:attr', or 'module' holding one PQ.")]
+
+
+@contextmanager
+def _clear_errors() -> Iterator[None]:
+    """Known failures are one line on stderr and exit status 1, never a traceback."""
+    try:
+        yield
+    except PQError as exc:
+        typer.echo(f"pq: error: {exc}", err=True)
+        raise typer.Exit(1) from None
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"pq {__version__}")
+        raise typer.Exit()
+
+
+@cli.callback()
+def _root(
+    version: Annotated[
+        Optional[bool],  # noqa: UP045 (typer needs Optional at runtime on 3.11)
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = None,
+) -> None:
+    """pq: a Postgres task queue whose worker forks a child per task."""
+
+
+@cli.command()
+def worker(
+    app: AppArg,
+    priority: Annotated[
+        Optional[list[str]],  # noqa: UP045
+        typer.Option(
+            "--priority", "-p", help="Only take this priority (name or 0-100); repeatable."
+        ),
+    ] = None,
+    queue: Annotated[
+        Optional[list[str]],  # noqa: UP045
+        typer.Option(
+            "--queue", "-q", help="Take tasks from this queue; repeatable. Default: default."
+        ),
+    ] = None,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", "-c", min=1, help="Children at once.")
+    ] = 1,
+    max_runtime: Annotated[
+        Optional[float],  # noqa: UP045
+        typer.Option(help="Kill a task after this many seconds unless it sets its own limit."),
+    ] = None,
+    poll_interval: Annotated[
+        float, typer.Option(help="Seconds between polls when no notice arrives.")
+    ] = 1.0,
+    burst: Annotated[
+        bool, typer.Option("--burst", help="Exit once nothing is left to run.")
+    ] = False,
+    poll_only: Annotated[
+        bool, typer.Option("--poll-only", help="Do not LISTEN (for PgBouncer in transaction mode).")
+    ] = False,
+    pre_execute: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(help="module:function run in the child before each task."),
+    ] = None,
+    post_execute: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(help="module:function run in the child after each task."),
+    ] = None,
+    log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING or ERROR.")] = "INFO",
+) -> None:
+    """Run a worker: claim tasks and run each one in its own forked child."""
+    from pq.worker import Hooks, build_worker_settings, run
+
+    _configure_logging(log_level)
+    with _clear_errors():
+        pq_app = load_app(app)
+        hooks = Hooks(
+            load_callable(pre_execute, "--pre-execute") if pre_execute else None,
+            load_callable(post_execute, "--post-execute") if post_execute else None,
+        )
+        try:
+            settings = build_worker_settings(
+                priorities=set(priority) if priority else None,
+                queues=queue,
+                concurrency=concurrency,
+                max_runtime=max_runtime,
+                poll_interval=poll_interval,
+                burst=burst,
+                poll_only=poll_only,
+            )
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from None
+        run(pq_app, settings, hooks, upgrade_hint=f"pq migrate {app}")
+
+
+@cli.command()
+def migrate(app: AppArg) -> None:
+    """Create or upgrade pq's tables in the app's database."""
+    _configure_logging("WARNING")
+    with _clear_errors():
+        applied = load_app(app).run_db_migrations()
+    if applied:
+        for migration in applied:
+            typer.echo(f"applied {migration.version:04d}_{migration.name}")
+    else:
+        typer.echo("schema is up to date")
+
+
+@db_cli.command("start")
+def db_start() -> None:
+    """Start the embedded Postgres (it keeps running until `pq db stop`)."""
+    with _clear_errors():
+        url = embedded.ensure_started()
+    typer.echo(f"embedded Postgres running: {url}")
+
+
+@db_cli.command("stop")
+def db_stop() -> None:
+    """Stop the embedded Postgres."""
+    with _clear_errors():
+        stopped = embedded.stop()
+    typer.echo("stopped" if stopped else "not running")
+
+
+@db_cli.command("status")
+def db_status() -> None:
+    """Say whether the embedded Postgres runs, where its data lives and its URL."""
+    with _clear_errors():
+        state = embedded.status()
+    if state.running:
+        typer.echo(f"running (pid {state.pid}), data in {state.data_dir}\nurl: {state.url}")
+    else:
+        typer.echo(f"not running, data in {state.data_dir}")
+        raise typer.Exit(3)
+
+
+@db_cli.command("url")
+def db_url() -> None:
+    """Print the embedded Postgres URL (starting it if needed), e.g. for PQ_DATABASE_URL."""
+    with _clear_errors():
+        typer.echo(embedded.ensure_started())
+
+
+def main() -> None:
+    cli()

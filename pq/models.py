@@ -1,0 +1,133 @@
+"""Typed snapshots of rows (`Task`, `Periodic`) and the enums users pass around."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Priority(enum.IntEnum):
+    """Five levels; a higher number runs first."""
+
+    BATCH = 0
+    LOW = 25
+    NORMAL = 50
+    HIGH = 75
+    CRITICAL = 100
+
+
+class TaskStatus(enum.StrEnum):
+    """Where a task is in its life."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class OutcomeKind(enum.StrEnum):
+    """How one attempt ended, as the parent learned it from `os.wait4` and the child's pipe."""
+
+    SUCCESS = "success"
+    EXCEPTION = "exception"  # the function raised
+    TIMEOUT = "timeout"  # the parent killed it past max_runtime
+    MEMORY = "memory"  # MemoryError under a limit, or a SIGKILL the parent did not send
+    CRASH = "crash"  # killed by a signal (SIGSEGV ...) or exited without a result
+    LOST = "lost"  # its worker stopped heartbeating
+    INTERRUPTED = "interrupted"  # the worker shut down before it finished
+    CANCELLED = "cancelled"  # cancelled while running
+
+
+class Attempt(BaseModel):
+    """One finished attempt of a task, as kept in its history."""
+
+    model_config = ConfigDict(frozen=True)
+
+    attempt: int
+    outcome: OutcomeKind
+    error: str | None = None
+    exit_code: int | None = None
+    signal: int | None = None
+    duration: float | None = None
+    max_rss_kib: int | None = None
+    cpu_seconds: float | None = None
+    worker_id: int | None = None
+    finished_at: datetime | None = None
+
+
+class Task(BaseModel):
+    """A snapshot of one task row."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    name: str
+    queue: str
+    priority: int
+    status: TaskStatus
+    args: list[Any] = Field(default_factory=list)
+    kwargs: dict[str, Any] = Field(default_factory=dict)
+    options: dict[str, Any] = Field(default_factory=dict)
+    client_id: str | None = None
+    run_at: datetime
+    created_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    attempts: int
+    max_attempts: int
+    worker_id: int | None = None
+    result: Any = None
+    error: str | None = None
+    outcome: OutcomeKind | None = None
+    history: list[Attempt] = Field(default_factory=list)
+    periodic_id: int | None = None
+
+
+class Periodic(BaseModel):
+    """A snapshot of one periodic schedule row."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    name: str
+    key: str
+    args: list[Any] = Field(default_factory=list)
+    kwargs: dict[str, Any] = Field(default_factory=dict)
+    every_seconds: float | None = None
+    cron: str | None = None
+    timezone: str
+    max_concurrent: int | None
+    active: bool
+    priority: int
+    queue: str
+    options: dict[str, Any] = Field(default_factory=dict)
+    next_run: datetime
+    last_run: datetime | None = None
+
+
+def coerce_priority(value: Priority | int | str) -> int:
+    """Accepts a Priority, its name in any case ('high') or a number 0..100."""
+    if isinstance(value, Priority):
+        return int(value)
+    if isinstance(value, bool):
+        raise TypeError("priority must be a Priority, its name or a number, not a bool")
+    if isinstance(value, int):
+        if not 0 <= value <= 100:
+            raise ValueError(f"priority {value} is out of range: use 0 (BATCH) to 100 (CRITICAL)")
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        if text.lstrip("-").isdigit():
+            return coerce_priority(int(text))
+        try:
+            return int(Priority[text.upper()])
+        except KeyError:
+            names = ", ".join(p.name.lower() for p in Priority)
+            raise ValueError(f"unknown priority {value!r}: use one of {names} or 0..100") from None
+    raise TypeError(
+        f"priority must be a Priority, its name or a number, not {type(value).__name__}"
+    )

@@ -1,0 +1,194 @@
+"""The only module that runs SQL. One function per statement file in pq/sql/.
+
+Statements name their tables `{schema}.pq_*`; `Queries` splices in the quoted schema name
+once (the name is validated in settings, so this is not an injection point).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from pq.db import Executor, Row
+
+
+@cache
+def _statement(name: str) -> str:
+    return resources.files("pq").joinpath("sql", f"{name}.sql").read_text(encoding="utf-8")
+
+
+def migration_text(filename: str) -> str:
+    return resources.files("pq").joinpath("migrations", filename).read_text(encoding="utf-8")
+
+
+def migration_files() -> list[str]:
+    folder = resources.files("pq").joinpath("migrations")
+    return sorted(p.name for p in folder.iterdir() if p.name.endswith(".sql"))
+
+
+class Queries:
+    """The statements of one schema."""
+
+    def __init__(self, schema: str) -> None:
+        self.schema = schema
+        self.channel = f"pq_{schema}"  # new tasks ("t:<queue>") and cancels ("c:<id>")
+        self.channel_done = f"pq_{schema}_done"  # finished tasks ("<id>:<status>")
+        self._quoted = f'"{schema}"'
+        self._texts: dict[str, str] = {}
+
+    def sql(self, name: str) -> str:
+        text = self._texts.get(name)
+        if text is None:
+            text = _statement(name).replace("{schema}", self._quoted)
+            self._texts[name] = text
+        return text
+
+    def render(self, text: str) -> str:
+        return text.replace("{schema}", self._quoted)
+
+    # -- migrations --------------------------------------------------------------------------
+    def migration_lock(self, ex: Executor) -> None:
+        key = int.from_bytes(
+            hashlib.sha256(f"pq:{self.schema}".encode()).digest()[:8], "big", signed=True
+        )
+        ex.fetch(self.sql("migration_lock"), {"key": key})
+
+    def schema_create(self, ex: Executor) -> None:
+        ex.fetch(self.sql("schema_create"), {})
+
+    def migration_applied_versions(self, ex: Executor) -> list[int]:
+        rows = ex.fetch(
+            self.sql("migration_table_exists"), {"table_name": f"{self._quoted}.pq_migrations"}
+        )
+        if not rows[0]["present"]:
+            return []
+        return [r["version"] for r in ex.fetch(self.sql("migration_list_applied"), {})]
+
+    def migration_apply(self, ex: Executor, version: int, name: str, text: str) -> None:
+        ex.fetch(self.render(text), {})
+        ex.fetch(self.sql("migration_record"), {"version": version, "name": name})
+
+    # -- tasks -------------------------------------------------------------------------------
+    def task_insert(
+        self,
+        ex: Executor,
+        *,
+        name: str,
+        queue: str,
+        priority: int,
+        args: str,
+        kwargs: str,
+        options: dict[str, Any],
+        client_id: str | None,
+        run_at: datetime | None,
+        max_attempts: int,
+        periodic_id: int | None = None,
+    ) -> int:
+        rows = ex.fetch(
+            self.sql("task_insert"),
+            {
+                "name": name,
+                "queue": queue,
+                "priority": priority,
+                "args": args,
+                "kwargs": kwargs,
+                "options": json.dumps(options),
+                "client_id": client_id,
+                "run_at": run_at,
+                "max_attempts": max_attempts,
+                "periodic_id": periodic_id,
+                "channel": self.channel,
+            },
+        )
+        return int(rows[0]["id"])
+
+    def task_claim(
+        self,
+        ex: Executor,
+        *,
+        worker_id: int,
+        limit: int,
+        queues: list[str],
+        priorities: list[int] | None,
+    ) -> list[Row]:
+        rows = ex.fetch(
+            self.sql("task_claim"),
+            {"worker_id": worker_id, "limit": limit, "queues": queues, "priorities": priorities},
+        )
+        rows.sort(key=lambda r: (-r["priority"], r["run_at"], r["id"]))
+        return rows
+
+    def task_finish(self, ex: Executor, finished: list[dict[str, Any]]) -> set[int]:
+        """Records finished attempts; returns the ids whose row changed (the fence held)."""
+        rows = ex.fetch(
+            self.sql("task_finish"),
+            {"rows": json.dumps(finished, default=str), "channel_done": self.channel_done},
+        )
+        return {int(r["id"]) for r in rows}
+
+    def task_get(self, ex: Executor, task_id: int) -> Row | None:
+        rows = ex.fetch(self.sql("task_get"), {"id": task_id})
+        return rows[0] if rows else None
+
+    def task_get_by_client_id(self, ex: Executor, client_id: str) -> Row | None:
+        rows = ex.fetch(self.sql("task_get_by_client_id"), {"client_id": client_id})
+        return rows[0] if rows else None
+
+    def task_list_finished(self, ex: Executor, status: str, limit: int) -> list[Row]:
+        return ex.fetch(self.sql("task_list_finished"), {"status": status, "limit": limit})
+
+    def task_count_pending(self, ex: Executor) -> int:
+        return int(ex.fetch(self.sql("task_count_pending"), {})[0]["n"])
+
+    def task_delete_finished(self, ex: Executor, status: str, before: datetime | None) -> int:
+        rows = ex.fetch(self.sql("task_delete_finished"), {"status": status, "before": before})
+        return int(rows[0]["n"])
+
+    def task_cancel(self, ex: Executor, task_id: int) -> str | None:
+        """Returns the status the task had ('pending' or 'running'), or None if not cancellable."""
+        rows = ex.fetch(self.sql("task_cancel"), {"id": task_id, "channel": self.channel})
+        return str(rows[0]["previous"]) if rows else None
+
+    def task_list_cancel_requested(self, ex: Executor, worker_id: int) -> set[int]:
+        rows = ex.fetch(self.sql("task_list_cancel_requested"), {"worker_id": worker_id})
+        return {int(r["id"]) for r in rows}
+
+    def listen(self, ex: Executor, channel: str) -> None:
+        ex.fetch(self.sql("channel_listen").replace("{channel}", f'"{channel}"'), {})
+
+    # -- workers -----------------------------------------------------------------------------
+    def worker_register(
+        self,
+        ex: Executor,
+        *,
+        host: str,
+        pid: int,
+        version: str,
+        queues: list[str],
+        priorities: list[int] | None,
+        concurrency: int,
+        lease_seconds: float,
+    ) -> int:
+        rows = ex.fetch(
+            self.sql("worker_register"),
+            {
+                "host": host,
+                "pid": pid,
+                "version": version,
+                "queues": queues,
+                "priorities": priorities,
+                "concurrency": concurrency,
+                "lease_seconds": lease_seconds,
+            },
+        )
+        return int(rows[0]["id"])
+
+    def worker_heartbeat(self, ex: Executor, worker_id: int) -> bool:
+        return bool(ex.fetch(self.sql("worker_heartbeat"), {"id": worker_id}))
+
+    def worker_deregister(self, ex: Executor, worker_id: int) -> None:
+        ex.fetch(self.sql("worker_deregister"), {"id": worker_id})

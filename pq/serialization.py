@@ -1,0 +1,155 @@
+"""How arguments and results are stored: JSON first, pydantic by annotation, dill as fallback.
+
+Each top-level value is encoded on its own, so a row stays readable in psql even when one
+argument needed pickling:
+
+- JSON values (None, bool, int, float, str, lists and str-keyed dicts of those) are stored
+  as they are. Tuples come back as lists.
+- A pydantic model is stored as its JSON dump; in the worker it becomes the model again when
+  the task function's parameter is annotated with that model (else the function gets a dict).
+- Anything else is pickled with dill into ``{"__pq_pickle__": base64, "sig": hmac-or-null}``,
+  unless the app forbids pickles. With a ``secret_key`` the pickle is signed (HMAC-SHA256)
+  and only a correctly signed pickle is ever loaded.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import inspect
+import json
+import math
+import typing
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import dill
+import pydantic
+
+from pq.errors import SerializationError
+
+PICKLE_MARKER = "__pq_pickle__"
+
+
+@dataclass(frozen=True)
+class Codec:
+    """The pickle policy of one app: whether pickles are allowed and how they are signed."""
+
+    allow_pickle: bool = True
+    secret_key: str | None = None
+
+    # -- encoding ----------------------------------------------------------------------------
+    def encode_value(self, value: Any, *, what: str) -> Any:
+        """Returns a JSON-compatible form of `value`; `what` names it in error messages."""
+        if isinstance(value, pydantic.BaseModel):
+            return value.model_dump(mode="json")
+        if _is_json(value):
+            return value
+        if not self.allow_pickle:
+            raise SerializationError(
+                f"{what} of type {type(value).__name__} is not JSON and this app has "
+                "allow_pickle=False: pass JSON values or pydantic models, or allow pickles"
+            )
+        try:
+            blob = dill.dumps(value)
+        except Exception as exc:
+            raise SerializationError(
+                f"{what} of type {type(value).__name__} cannot be stored: it is not JSON and "
+                f"dill cannot pickle it ({exc}); pass plain data instead"
+            ) from exc
+        return {PICKLE_MARKER: base64.b64encode(blob).decode("ascii"), "sig": self._sign(blob)}
+
+    def encode_arguments(self, args: Sequence[Any], kwargs: Mapping[str, Any]) -> tuple[str, str]:
+        """Returns (args JSON, kwargs JSON) ready for a jsonb column."""
+        encoded_args = [self.encode_value(v, what=f"argument {i}") for i, v in enumerate(args)]
+        encoded_kwargs = {
+            k: self.encode_value(v, what=f"argument {k!r}") for k, v in kwargs.items()
+        }
+        return json.dumps(encoded_args), json.dumps(encoded_kwargs)
+
+    # -- decoding ----------------------------------------------------------------------------
+    def decode_value(self, stored: Any) -> Any:
+        """Inverse of `encode_value` (pydantic models stay dicts here; see `restore_arguments`)."""
+        if not (isinstance(stored, dict) and PICKLE_MARKER in stored):
+            return stored
+        if not self.allow_pickle:
+            raise SerializationError(
+                "a pickled value was found but this app has allow_pickle=False; "
+                "re-enqueue the task with JSON arguments"
+            )
+        try:
+            blob = base64.b64decode(stored[PICKLE_MARKER])
+        except (ValueError, TypeError) as exc:
+            raise SerializationError(f"a pickled value is corrupt: {exc}") from exc
+        if self.secret_key is not None:
+            signature = stored.get("sig")
+            if not isinstance(signature, str) or not hmac.compare_digest(
+                signature, self._sign(blob) or ""
+            ):
+                raise SerializationError(
+                    "a pickled value is unsigned or its signature does not match secret_key: "
+                    "refusing to load it (it may have been tampered with)"
+                )
+        try:
+            return dill.loads(blob)
+        except Exception as exc:
+            raise SerializationError(
+                f"a pickled value no longer loads ({type(exc).__name__}: {exc}); "
+                "the code it refers to may have changed"
+            ) from exc
+
+    def decode_arguments(
+        self, args: Sequence[Any], kwargs: Mapping[str, Any]
+    ) -> tuple[list[Any], dict[str, Any]]:
+        return [self.decode_value(v) for v in args], {
+            k: self.decode_value(v) for k, v in kwargs.items()
+        }
+
+    def _sign(self, blob: bytes) -> str | None:
+        if self.secret_key is None:
+            return None
+        return hmac.new(self.secret_key.encode(), blob, hashlib.sha256).hexdigest()
+
+
+def _is_json(value: Any) -> bool:
+    if value is None or isinstance(value, bool | int | str):
+        return True
+    if isinstance(value, float):
+        return math.isfinite(value)  # NaN and inf are not JSON
+    if isinstance(value, list | tuple):
+        return all(_is_json(v) for v in value)
+    if isinstance(value, dict):
+        return PICKLE_MARKER not in value and all(
+            isinstance(k, str) and _is_json(v) for k, v in value.items()
+        )
+    return False
+
+
+def _mentions_model(annotation: Any) -> bool:
+    if isinstance(annotation, type) and issubclass(annotation, pydantic.BaseModel):
+        return True
+    return any(_mentions_model(arg) for arg in typing.get_args(annotation))
+
+
+def restore_arguments(
+    fn: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]
+) -> tuple[list[Any], dict[str, Any]]:
+    """Turns JSON dumps back into pydantic models where `fn`'s annotations ask for one."""
+    try:
+        hints = typing.get_type_hints(fn)
+        bound = inspect.signature(fn).bind(*args, **kwargs)
+    except (TypeError, NameError):
+        return args, kwargs  # unresolvable hints or a mismatch: the call itself will report it
+    for name, value in bound.arguments.items():
+        annotation = hints.get(name)
+        if annotation is None or not _mentions_model(annotation):
+            continue
+        try:
+            bound.arguments[name] = pydantic.TypeAdapter(annotation).validate_python(value)
+        except pydantic.ValidationError as exc:
+            raise SerializationError(
+                f"argument {name!r} does not match its annotation {annotation!r}: {exc}"
+            ) from exc
+    return list(bound.args), dict(bound.kwargs)

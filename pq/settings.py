@@ -1,0 +1,102 @@
+"""Every knob pq has, with its default and the PQ_* environment variable that overrides it.
+
+An explicit argument wins over the environment, which wins over the default.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+
+from pq.errors import ConfigurationError
+
+_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+def _env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigurationError(
+            f"{name}={raw!r} is not a number; set it to seconds, e.g. 1.5"
+        ) from None
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name}={raw!r} is not a whole number") from None
+
+
+def validate_schema_name(schema: str) -> str:
+    """Schema names are spliced into SQL, so only plain lower-case identifiers are allowed."""
+    if not _SCHEMA_NAME.match(schema):
+        raise ConfigurationError(
+            f"schema={schema!r} is not allowed: use lower-case letters, digits and '_', "
+            "starting with a letter or '_' (at most 63 characters)"
+        )
+    return schema
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Connection and pool settings of one PQ instance."""
+
+    database_url: str | None = None  # resolved by pq.embedded.resolve_database_url
+    schema: str = field(default_factory=lambda: os.environ.get("PQ_SCHEMA", "public"))
+    pool_min_size: int = field(default_factory=lambda: _env_int("PQ_POOL_MIN_SIZE", 1))
+    pool_max_size: int = field(default_factory=lambda: _env_int("PQ_POOL_MAX_SIZE", 10))
+    allow_pickle: bool = field(
+        default_factory=lambda: os.environ.get("PQ_ALLOW_PICKLE", "1") not in ("0", "false", "no")
+    )
+    secret_key: str | None = field(default_factory=lambda: os.environ.get("PQ_SECRET_KEY"))
+
+    def __post_init__(self) -> None:
+        validate_schema_name(self.schema)
+        if self.pool_min_size < 0 or self.pool_max_size < max(1, self.pool_min_size):
+            raise ConfigurationError(
+                f"pool sizes min={self.pool_min_size} max={self.pool_max_size} are invalid: "
+                "need 0 <= min <= max and max >= 1"
+            )
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    """How one worker runs: what it takes, how many at once, how it waits and how it stops."""
+
+    concurrency: int = field(default_factory=lambda: _env_int("PQ_CONCURRENCY", 1))
+    queues: tuple[str, ...] = ("default",)
+    priorities: frozenset[int] | None = None  # None: every priority
+    poll_interval: float = field(default_factory=lambda: _env_float("PQ_POLL_INTERVAL", 1.0))
+    max_runtime: float | None = None  # default for tasks that set none
+    max_memory: int | None = None  # bytes; default for tasks that set none
+    heartbeat_interval: float = field(
+        default_factory=lambda: _env_float("PQ_HEARTBEAT_INTERVAL", 5.0)
+    )
+    lease: float = field(default_factory=lambda: _env_float("PQ_LEASE", 30.0))
+    drain_timeout: float = field(default_factory=lambda: _env_float("PQ_DRAIN_TIMEOUT", 30.0))
+    poll_only: bool = False  # no LISTEN: for PgBouncer in transaction mode
+    burst: bool = False  # exit once nothing is left to run
+
+    def __post_init__(self) -> None:
+        if self.concurrency < 1:
+            raise ConfigurationError(f"concurrency={self.concurrency}: it must be at least 1")
+        if self.poll_interval <= 0:
+            raise ConfigurationError(f"poll_interval={self.poll_interval}: it must be > 0")
+        if self.max_runtime is not None and self.max_runtime <= 0:
+            raise ConfigurationError(f"max_runtime={self.max_runtime}: it must be > 0 seconds")
+        if not self.queues:
+            raise ConfigurationError("a worker needs at least one queue")
+        if self.lease <= self.heartbeat_interval:
+            raise ConfigurationError(
+                f"lease={self.lease}s must be longer than heartbeat_interval="
+                f"{self.heartbeat_interval}s, or live workers would be taken for lost"
+            )

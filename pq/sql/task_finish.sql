@@ -1,0 +1,45 @@
+-- Records the end of many attempts in one statement (one per worker loop turn).
+-- Params: rows (json text: array of {id, attempt, worker_id, status, outcome, error, result,
+--         retry_at, record}), channel_done.
+--   status is the row's next status ('completed', 'failed', 'cancelled', or 'pending' for a
+--   retry at retry_at); record is the attempt's history entry.
+-- Fencing: only a row still running the same attempt for the same worker changes, so a late
+--   writer (a worker presumed lost, a run that outlived its cancel) changes nothing; the ids
+--   returned are the rows that did change.
+-- Upsert: a version parked on the row while it ran replaces it now and becomes pending.
+-- Locks: the updated rows, by primary key.
+WITH finished AS (
+    SELECT *
+    FROM jsonb_to_recordset(%(rows)s::jsonb) AS r(
+        id bigint, attempt integer, worker_id bigint, status text, outcome text,
+        error text, result jsonb, retry_at timestamptz, record jsonb)
+)
+UPDATE {schema}.pq_tasks AS t
+SET status      = CASE WHEN t.parked IS NOT NULL THEN 'pending' ELSE f.status END,
+    outcome     = f.outcome,
+    error       = CASE WHEN t.parked IS NOT NULL THEN NULL ELSE f.error END,
+    result      = CASE WHEN t.parked IS NOT NULL THEN NULL ELSE f.result END,
+    finished_at = CASE WHEN t.parked IS NOT NULL OR f.status = 'pending' THEN NULL ELSE now() END,
+    run_at      = CASE
+                    WHEN t.parked IS NOT NULL THEN COALESCE((t.parked->>'run_at')::timestamptz, now())
+                    WHEN f.status = 'pending' THEN f.retry_at
+                    ELSE t.run_at END,
+    history     = t.history || jsonb_build_array(f.record),
+    worker_id   = NULL,
+    cancel_requested_at = NULL,
+    name         = COALESCE(t.parked->>'name', t.name),
+    queue        = COALESCE(t.parked->>'queue', t.queue),
+    priority     = COALESCE((t.parked->>'priority')::smallint, t.priority),
+    args         = COALESCE(t.parked->'args', t.args),
+    kwargs       = COALESCE(t.parked->'kwargs', t.kwargs),
+    options      = COALESCE(t.parked->'options', t.options),
+    max_attempts = COALESCE((t.parked->>'max_attempts')::integer, t.max_attempts),
+    attempts     = CASE WHEN t.parked IS NOT NULL THEN 0 ELSE t.attempts END,
+    parked       = NULL
+FROM finished AS f
+WHERE t.id = f.id
+  AND t.attempts = f.attempt
+  AND t.worker_id = f.worker_id
+  AND t.status = 'running'
+RETURNING t.id, t.status, t.queue,
+          pg_notify(%(channel_done)s, t.id::text || ':' || t.status) AS notified_done

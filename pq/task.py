@@ -1,0 +1,174 @@
+"""What `@app.task` returns, and the handle that `.delay()` gives back."""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Generic, ParamSpec, Protocol, TypeVar
+
+from pq.errors import (
+    ConfigurationError,
+    ResultTimeoutError,
+    TaskCancelledError,
+    TaskFailedError,
+    TaskNotFoundError,
+)
+from pq.models import Priority, Task, TaskStatus, coerce_priority
+
+if TYPE_CHECKING:
+    from pq.app import PQ
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class TaskOptions:
+    """Per-task defaults, set by the decorator and overridable per call."""
+
+    priority: int = int(Priority.NORMAL)
+    queue: str = "default"
+    max_runtime: float | None = None
+    max_memory: int | None = None
+    retries: int = 0
+    extra: Mapping[str, Any] = field(default_factory=dict)  # stored as-is in the row's options
+
+    def __post_init__(self) -> None:
+        if self.max_runtime is not None and self.max_runtime <= 0:
+            raise ConfigurationError(f"max_runtime={self.max_runtime}: it must be > 0 seconds")
+        if self.retries < 0:
+            raise ConfigurationError(f"retries={self.retries}: it must be 0 or more")
+        if not self.queue:
+            raise ConfigurationError("queue must be a non-empty name")
+
+    def row_options(self) -> dict[str, Any]:
+        options: dict[str, Any] = dict(self.extra)
+        if self.max_runtime is not None:
+            options["max_runtime"] = self.max_runtime
+        if self.max_memory is not None:
+            options["max_memory"] = self.max_memory
+        return options
+
+    def merged(self, **changes: Any) -> TaskOptions:
+        given = {k: v for k, v in changes.items() if v is not None}
+        if "priority" in given:
+            given["priority"] = coerce_priority(given["priority"])
+        return replace(self, **given) if given else self
+
+
+def resolve_run_at(
+    run_at: datetime | None, countdown: float | None, eta: datetime | None = None
+) -> datetime | None:
+    """When a task may run: None means now. Naive datetimes are refused (see docs/enqueueing)."""
+    if eta is not None:
+        if run_at is not None:
+            raise ConfigurationError("pass run_at or eta (its Celery alias), not both")
+        run_at = eta
+    if run_at is not None and countdown is not None:
+        raise ConfigurationError("pass run_at or countdown, not both")
+    if countdown is not None:
+        return datetime.now(UTC) + timedelta(seconds=countdown)
+    if run_at is not None and (run_at.tzinfo is None or run_at.utcoffset() is None):
+        raise ConfigurationError(
+            f"run_at={run_at.isoformat()} has no timezone, so its moment is ambiguous; "
+            "pass an aware datetime such as datetime.now(UTC) + timedelta(hours=1)"
+        )
+    return run_at
+
+
+class TaskHandle:
+    """A reference to one enqueued task: its id, status and (once it ends) its result."""
+
+    def __init__(self, app: PQ, task_id: int) -> None:
+        self.app = app
+        self.id = task_id
+
+    def __repr__(self) -> str:
+        return f"<TaskHandle id={self.id}>"
+
+    def __int__(self) -> int:
+        return self.id
+
+    def get(self) -> Task:
+        task = self.app.get_task(self.id)
+        if task is None:
+            raise TaskNotFoundError(f"task {self.id} does not exist (was it cleared?)")
+        return task
+
+    def status(self) -> TaskStatus:
+        return self.get().status
+
+    def cancel(self) -> bool:
+        return self.app.cancel(self.id)
+
+    def result(self, timeout: float | None = None) -> Any:
+        """Waits until the task ends; returns its value, or raises TaskFailedError."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        task = self.app.wait_for_end(self.id, deadline)
+        if task is None:
+            raise ResultTimeoutError(f"task {self.id} did not finish within {timeout}s")
+        if task.status is TaskStatus.COMPLETED:
+            return self.app.codec.decode_value(task.result)
+        if task.status is TaskStatus.CANCELLED:
+            raise TaskCancelledError(f"task {self.id} ({task.name}) was cancelled")
+        raise TaskFailedError(
+            f"task {self.id} ({task.name}) failed ({task.outcome}): "
+            f"{(task.error or '').strip().splitlines()[-1] if task.error else 'no error text'}",
+            task_id=self.id,
+            remote_traceback=task.error,
+        )
+
+
+class TaskFunction(Generic[P, R]):
+    """A registered task: call it to run inline, `.delay()` / `.apply_async()` to enqueue."""
+
+    def __init__(self, app: PQ, fn: Callable[P, R], name: str, options: TaskOptions) -> None:
+        self.app = app
+        self.fn = fn
+        self.name = name
+        self.options = options
+        functools.update_wrapper(self, fn)
+
+    def __repr__(self) -> str:
+        return f"<TaskFunction {self.name}>"
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        return self.fn(*args, **kwargs)
+
+    def delay(self, *args: P.args, **kwargs: P.kwargs) -> TaskHandle:
+        return self.apply_async(args, kwargs)
+
+    def apply_async(
+        self,
+        args: Iterable[Any] = (),
+        kwargs: Mapping[str, Any] | None = None,
+        *,
+        run_at: datetime | None = None,
+        countdown: float | None = None,
+        eta: datetime | None = None,
+        priority: Priority | int | str | None = None,
+        client_id: str | None = None,
+        queue: str | None = None,
+        max_runtime: float | None = None,
+        connection: Any = None,
+    ) -> TaskHandle:
+        options = self.options.merged(priority=priority, queue=queue, max_runtime=max_runtime)
+        task_id = self.app.insert_task(
+            self.name,
+            list(args),
+            dict(kwargs or {}),
+            options,
+            run_at=resolve_run_at(run_at, countdown, eta),
+            client_id=client_id,
+            connection=connection,
+        )
+        return TaskHandle(self.app, task_id)
+
+
+class TaskDecorator(Protocol):
+    """What `@app.task(...)` with options returns: it turns a function into a TaskFunction."""
+
+    def __call__(self, fn: Callable[P, R], /) -> TaskFunction[P, R]: ...

@@ -1,0 +1,442 @@
+"""The worker parent: claim, fork, supervise, record, heartbeat, drain.
+
+The parent never runs task code. It holds two connections (work and LISTEN) whatever its
+concurrency, claims as many rows as it has free slots in one statement, forks one child per
+row, learns how each child ended from os.wait4 and the child's report pipe, and records all
+ended attempts of a loop turn in one statement fenced by (id, attempt, worker id, running).
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import logging
+import os
+import signal
+import socket
+import time
+from contextlib import suppress
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import psycopg
+
+from pq._version import __version__
+from pq.child import run_child
+from pq.db import PsycopgExecutor
+from pq.migrate import check_schema_current
+from pq.models import OutcomeKind, Priority, coerce_priority
+from pq.outcome import KillReason, Outcome, Usage, classify, usage_of
+from pq.retry import retry_at
+from pq.settings import WorkerSettings
+from pq.wakeup import Listener, SignalPipe, Waiter
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from pq.app import PQ
+
+log = logging.getLogger("pq.worker")
+
+
+@dataclass(frozen=True)
+class Hooks:
+    """Run in the child around each task: pre_execute(task), post_execute(task, error)."""
+
+    pre_execute: Callable[..., Any] | None = None
+    post_execute: Callable[..., Any] | None = None
+
+
+@dataclass
+class Child:
+    """One forked child and what the parent knows about it."""
+
+    pid: int
+    row: dict[str, Any]
+    read_fd: int
+    started: float
+    max_runtime: float | None
+    killed_for: KillReason | None = None
+    report: bytearray = field(default_factory=bytearray)
+    pipe_open: bool = True
+
+    @property
+    def deadline(self) -> float | None:
+        return None if self.max_runtime is None else self.started + self.max_runtime
+
+
+def build_worker_settings(
+    *,
+    priorities: set[Priority | int | str] | None = None,
+    queues: list[str] | None = None,
+    **values: Any,
+) -> WorkerSettings:
+    given = {k: v for k, v in values.items() if v is not None}
+    if queues:
+        given["queues"] = tuple(queues)
+    if priorities:
+        given["priorities"] = frozenset(coerce_priority(p) for p in priorities)
+    return WorkerSettings(**given)
+
+
+def run(
+    app: PQ,
+    settings: WorkerSettings,
+    hooks: Hooks,
+    *,
+    max_tasks: int | None = None,
+    upgrade_hint: str = "pq migrate APP",
+) -> int:
+    """Runs a worker until stopped; returns how many tasks it processed."""
+    return Worker(app, settings, hooks, max_tasks=max_tasks, upgrade_hint=upgrade_hint).run()
+
+
+class Worker:
+    def __init__(
+        self,
+        app: PQ,
+        settings: WorkerSettings,
+        hooks: Hooks,
+        *,
+        max_tasks: int | None,
+        upgrade_hint: str,
+    ) -> None:
+        self.app = app
+        self.queries = app.queries
+        self.settings = settings
+        self.hooks = hooks
+        self.max_tasks = max_tasks
+        self.upgrade_hint = upgrade_hint
+        self.children: dict[int, Child] = {}
+        self.finished: list[dict[str, Any]] = []
+        self.processed = 0
+        self.stopping = False
+        self.stop_deadline = 0.0
+        self.kill_now = False
+        self.maybe_work = True
+        self.next_poll = 0.0
+        self.next_heartbeat = 0.0
+        self.worker_id = 0
+        self.waiter = Waiter()
+        self.signals = SignalPipe(self._on_stop_signal)
+        self.listener: Listener | None = None
+        self.conn: psycopg.Connection[Any] | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def run(self) -> int:
+        self._open()
+        try:
+            self._loop()
+        finally:
+            self._close()
+        return self.processed
+
+    def _open(self) -> None:
+        # The producer pool has threads and sockets; a lean, single-threaded parent forks
+        # faster and safely. It reopens by itself if this process enqueues again later.
+        self.app.close()
+        self.conn = self.app.connect()
+        ex = PsycopgExecutor(self.conn)
+        check_schema_current(ex, self.queries, upgrade_hint=self.upgrade_hint)
+        priorities = sorted(self.settings.priorities) if self.settings.priorities else None
+        self.worker_id = self.queries.worker_register(
+            ex,
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            version=__version__,
+            queues=list(self.settings.queues),
+            priorities=priorities,
+            concurrency=self.settings.concurrency,
+            lease_seconds=self.settings.lease,
+        )
+        if not self.settings.poll_only:
+            listen_conn = self.app.connect()
+            self.queries.listen(PsycopgExecutor(listen_conn), self.queries.channel)
+            self.listener = Listener(listen_conn)
+            self.waiter.watch(self.listener.fileno(), Waiter.LISTENER)
+        self.signals.install()
+        self.waiter.watch(self.signals.read_fd, Waiter.SIGNALS)
+        log.info(
+            "worker %s started: queues=%s priorities=%s concurrency=%d",
+            self.worker_id,
+            ",".join(self.settings.queues),
+            priorities or "all",
+            self.settings.concurrency,
+        )
+
+    def _close(self) -> None:
+        if self.children:  # only on an unexpected error: do not leave orphans running
+            for child in self.children.values():
+                self._kill(child, KillReason.SHUTDOWN)
+            while self.children:
+                self._reap(block=True)
+        with suppress(psycopg.Error):
+            self._flush()
+        self.signals.restore()
+        self.waiter.close()
+        if self.conn is not None:
+            with suppress(psycopg.Error):
+                self.queries.worker_deregister(PsycopgExecutor(self.conn), self.worker_id)
+            self.conn.close()
+        if self.listener is not None:
+            self.listener.conn.close()
+        log.info("worker %s stopped after %d tasks", self.worker_id, self.processed)
+
+    def _on_stop_signal(self, signum: int) -> None:
+        # Runs between bytecodes of the loop: only set flags here, the loop acts on them.
+        if self.stopping:
+            self.kill_now = True
+        else:
+            self.stopping = True
+            self.stop_deadline = time.monotonic() + self.settings.drain_timeout
+
+    # -- the loop ----------------------------------------------------------------------------
+    def _loop(self) -> None:
+        announced_stop = False
+        while True:
+            self._reap()
+            self._enforce_deadlines()
+            self._flush()
+            if self.stopping and not announced_stop:
+                announced_stop = True
+                log.info(
+                    "stopping: %d running task(s) get up to %gs to finish (signal again to "
+                    "kill them now)",
+                    len(self.children),
+                    self.settings.drain_timeout,
+                )
+            if self._done():
+                return
+            self._heartbeat_if_due()  # here, so a worker that never idles still heartbeats
+            if self._may_claim():
+                self._claim_and_fork()
+                continue  # re-check before sleeping: an empty claim may have ended a burst
+            self._sleep()
+
+    def _done(self) -> bool:
+        if self.children or self.finished:
+            return False
+        if self.stopping:
+            return True
+        if self.max_tasks is not None and self.processed >= self.max_tasks:
+            return True
+        return self.settings.burst and not self.maybe_work
+
+    def _free_slots(self) -> int:
+        free = self.settings.concurrency - len(self.children)
+        if self.max_tasks is not None:
+            free = min(free, self.max_tasks - self.processed - len(self.children))
+        return free
+
+    def _may_claim(self) -> bool:
+        if self.stopping or self._free_slots() <= 0:
+            return False
+        return self.maybe_work or time.monotonic() >= self.next_poll
+
+    def _claim_and_fork(self) -> None:
+        assert self.conn is not None
+        limit = self._free_slots()
+        priorities = sorted(self.settings.priorities) if self.settings.priorities else None
+        rows = self.queries.task_claim(
+            PsycopgExecutor(self.conn),
+            worker_id=self.worker_id,
+            limit=limit,
+            queues=list(self.settings.queues),
+            priorities=priorities,
+        )
+        self.next_poll = time.monotonic() + self.settings.poll_interval
+        self.maybe_work = len(rows) == limit  # a full batch: there may be more waiting
+        if rows:
+            # Objects that exist now are never collected by the children, so a child's GC
+            # does not touch (and copy) pages it shares with the parent.
+            gc.freeze()
+            for row in rows:
+                self._fork(row)
+
+    def _sleep(self) -> None:
+        now = time.monotonic()
+        wake_at = [self.next_poll, self.next_heartbeat]
+        wake_at += [c.deadline for c in self.children.values() if c.deadline and not c.killed_for]
+        if self.stopping:
+            wake_at.append(self.stop_deadline)
+        for tag in self.waiter.wait(min(wake_at) - now):
+            if tag == Waiter.SIGNALS:
+                self.signals.drain()
+            elif tag == Waiter.LISTENER:
+                self._on_notifications()
+            elif isinstance(tag, Child):
+                self._read_report(tag)
+
+    def _on_notifications(self) -> None:
+        assert self.listener is not None
+        for payload in self.listener.drain():
+            kind, _, value = payload.partition(":")
+            if kind == "t" and value in self.settings.queues:
+                self.maybe_work = True
+            elif kind == "c":
+                self._cancel_running(int(value))
+
+    def _heartbeat_if_due(self) -> None:
+        now = time.monotonic()
+        if now < self.next_heartbeat:
+            return
+        assert self.conn is not None
+        self.next_heartbeat = now + self.settings.heartbeat_interval
+        ex = PsycopgExecutor(self.conn)
+        if not self.queries.worker_heartbeat(ex, self.worker_id):
+            log.error("worker %s: its registration is gone (declared lost?)", self.worker_id)
+        if self.children:  # the polling fallback for a cancel notice we missed
+            for task_id in self.queries.task_list_cancel_requested(ex, self.worker_id):
+                self._cancel_running(task_id)
+
+    # -- children ----------------------------------------------------------------------------
+    def _fork(self, row: dict[str, Any]) -> None:
+        max_runtime = row["options"].get("max_runtime") or self.settings.max_runtime
+        read_fd, write_fd = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: never returns
+            try:
+                os.close(read_fd)
+                run_child(self.app, row, write_fd, self.hooks)
+            finally:
+                os._exit(70)
+        os.close(write_fd)
+        # Both sides set the process group, so it is in place whichever runs first.
+        with suppress(OSError):
+            os.setpgid(pid, pid)
+        os.set_blocking(read_fd, False)
+        child = Child(pid, row, read_fd, time.monotonic(), max_runtime)
+        self.children[pid] = child
+        self.waiter.watch(read_fd, child)
+
+    def _read_report(self, child: Child) -> None:
+        """Reads what the pipe holds now; the child may write more than one pipe buffer."""
+        while child.pipe_open:
+            try:
+                chunk = os.read(child.read_fd, 65536)
+            except BlockingIOError:
+                return
+            if not chunk:
+                child.pipe_open = False
+                self.waiter.unwatch(child.read_fd)
+                os.close(child.read_fd)
+                return
+            child.report += chunk
+
+    def _reap(self, *, block: bool = False) -> None:
+        while self.children:
+            try:
+                pid, status, rusage = os.wait4(-1, 0 if block else os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            child = self.children.pop(pid, None)
+            if child is not None:
+                self._collect(child, status, usage_of(rusage, time.monotonic() - child.started))
+            if block:
+                return
+
+    def _collect(self, child: Child, status: int, usage: Usage) -> None:
+        # The child has exited, so everything it wrote is in the pipe; a grandchild may still
+        # hold the write end open, so read what is there instead of waiting for EOF.
+        self._read_report(child)
+        if child.pipe_open:
+            self.waiter.unwatch(child.read_fd)
+            os.close(child.read_fd)
+            child.pipe_open = False
+        report = _parse_report(bytes(child.report))
+        outcome = classify(status, report, child.killed_for, max_runtime=child.max_runtime)
+        self.finished.append(self._record(child.row, outcome, usage))
+        self.processed += 1
+        row = child.row
+        level = logging.INFO if outcome.kind is OutcomeKind.SUCCESS else logging.WARNING
+        log.log(
+            level,
+            "task %s (%s) attempt %s: %s in %.3fs%s",
+            row["id"],
+            row["name"],
+            row["attempts"],
+            outcome.kind.value,
+            usage.duration,
+            "" if outcome.error is None else f": {outcome.error.strip().splitlines()[-1]}",
+        )
+
+    def _record(self, row: dict[str, Any], outcome: Outcome, usage: Usage) -> dict[str, Any]:
+        next_try = retry_at(row, outcome.kind, outcome.retry_countdown)
+        if outcome.kind is OutcomeKind.SUCCESS:
+            status = "completed"
+        elif outcome.kind is OutcomeKind.CANCELLED:
+            status = "cancelled"
+        else:
+            status = "pending" if next_try is not None else "failed"
+        return {
+            "id": row["id"],
+            "attempt": row["attempts"],
+            "worker_id": self.worker_id,
+            "status": status,
+            "outcome": outcome.kind.value,
+            "error": outcome.error,
+            "result": outcome.result,
+            "retry_at": next_try.isoformat() if next_try else None,
+            "record": {
+                "attempt": row["attempts"],
+                "outcome": outcome.kind.value,
+                "error": outcome.error,
+                "exit_code": outcome.exit_code,
+                "signal": outcome.signal,
+                "duration": usage.duration,
+                "max_rss_kib": usage.max_rss_kib,
+                "cpu_seconds": usage.cpu_seconds,
+                "worker_id": self.worker_id,
+                "finished_at": datetime.now(UTC).isoformat(),
+            },
+        }
+
+    def _flush(self) -> None:
+        if not self.finished or self.conn is None:
+            return
+        changed = self.queries.task_finish(PsycopgExecutor(self.conn), self.finished)
+        for record in self.finished:
+            if record["id"] not in changed:
+                log.warning(
+                    "task %s attempt %s: not recorded, the row moved on without this worker "
+                    "(cancelled, rescued or reassigned)",
+                    record["id"],
+                    record["attempt"],
+                )
+        self.finished.clear()
+
+    def _enforce_deadlines(self) -> None:
+        now = time.monotonic()
+        for child in self.children.values():
+            if child.killed_for is not None:
+                continue
+            deadline = child.deadline
+            if deadline is not None and now >= deadline:
+                self._kill(child, KillReason.TIMEOUT)
+            elif self.kill_now or (self.stopping and now >= self.stop_deadline):
+                self._kill(child, KillReason.SHUTDOWN)
+
+    def _cancel_running(self, task_id: int) -> None:
+        for child in self.children.values():
+            if child.row["id"] == task_id and child.killed_for is None:
+                log.info("task %s: cancelled while running, killing its child", task_id)
+                self._kill(child, KillReason.CANCEL)
+
+    def _kill(self, child: Child, reason: KillReason) -> None:
+        child.killed_for = reason
+        # The whole process group: whatever the task started dies with it.
+        with suppress(ProcessLookupError, PermissionError):
+            os.killpg(child.pid, signal.SIGKILL)
+
+
+def _parse_report(data: bytes) -> dict[str, Any] | None:
+    if not data:
+        return None
+    try:
+        report = json.loads(data)
+    except ValueError:
+        return None  # cut short by a kill in the middle of writing
+    return report if isinstance(report, dict) else None

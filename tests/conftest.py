@@ -1,0 +1,101 @@
+"""The test database: a real Postgres, never a mock.
+
+`PQ_TEST_DATABASE_URL` picks a server (any database on it; we create our own beside it);
+otherwise the embedded Postgres of the `embedded` extra is started under .pq/test-pgdata.
+A template database is migrated once per session and cloned for every test that asks for
+`db_url` (cloning a small template takes a few tens of milliseconds). Names carry the pid,
+so several test sessions can share one server.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from pq import PQ
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))  # so tests, children and subprocesses import taskmods
+
+_counter = itertools.count()
+
+
+def _server_url() -> str:
+    url = os.environ.get("PQ_TEST_DATABASE_URL")
+    if url:
+        return url
+    from pq import embedded
+
+    return embedded.ensure_started(ROOT / ".pq" / "test")
+
+
+def _with_dbname(url: str, dbname: str) -> str:
+    params = psycopg.conninfo.conninfo_to_dict(url)
+    params["dbname"] = dbname
+    return psycopg.conninfo.make_conninfo(**params)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+def server_url() -> str:
+    return _server_url()
+
+
+@pytest.fixture(scope="session")
+def template_db(server_url: str) -> Iterator[str]:
+    name = f"pq_test_template_{os.getpid()}"
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    app = PQ(_with_dbname(server_url, name))
+    app.run_db_migrations()
+    app.close()
+    yield name
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+
+
+@pytest.fixture
+def db_url(server_url: str, template_db: str) -> Iterator[str]:
+    """A freshly migrated database of this test's own."""
+    name = f"pq_test_{os.getpid()}_{next(_counter)}"
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                sql.Identifier(name), sql.Identifier(template_db)
+            )
+        )
+    yield _with_dbname(server_url, name)
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+
+
+@pytest.fixture
+def empty_db_url(server_url: str) -> Iterator[str]:
+    """A database with no pq tables at all (for migration tests)."""
+    name = f"pq_test_empty_{os.getpid()}_{next(_counter)}"
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    yield _with_dbname(server_url, name)
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+
+
+@pytest.fixture
+def app(db_url: str) -> Iterator[PQ]:
+    """A PQ on this test's own database."""
+    instance = PQ(db_url)
+    yield instance
+    instance.close()
