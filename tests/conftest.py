@@ -27,24 +27,29 @@ sys.path.insert(0, str(ROOT / "tests"))  # so tests, children and subprocesses i
 _counter = itertools.count()
 
 
-def _server_url() -> str:
+EMBEDDED_ROOT = ROOT / ".pq" / "test"
+
+
+@pytest.fixture(scope="session")
+def server_url() -> Iterator[str]:
     url = os.environ.get("PQ_TEST_DATABASE_URL")
     if url:
-        return url
+        yield url
+        return
     from pq import embedded
 
-    return embedded.ensure_started(ROOT / ".pq" / "test")
+    # Stop the embedded server at the end only if this session started it, so a developer's
+    # already-running test server (or a parallel session's) is left alone.
+    was_running = embedded.status(EMBEDDED_ROOT).running
+    yield embedded.ensure_started(EMBEDDED_ROOT)
+    if not was_running:
+        embedded.stop(EMBEDDED_ROOT)
 
 
 def _with_dbname(url: str, dbname: str) -> str:
     params = psycopg.conninfo.conninfo_to_dict(url)
     params["dbname"] = dbname
     return psycopg.conninfo.make_conninfo(**params)  # type: ignore[arg-type]
-
-
-@pytest.fixture(scope="session")
-def server_url() -> str:
-    return _server_url()
 
 
 @pytest.fixture(scope="session")
