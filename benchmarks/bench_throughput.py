@@ -16,8 +16,8 @@ import gc
 import os
 
 import psycopg
-from _common import cpu_seconds, fresh_app, rate, report
 
+from _common import cpu_seconds, fresh_app, rate, report
 from pq import PQ
 
 app: PQ = fresh_app("pq_bench_throughput")

@@ -6,6 +6,7 @@ import subprocess
 from collections.abc import Iterator
 
 import pytest
+
 from pqcli import PQ_COMMAND, TESTS, pq_env
 
 

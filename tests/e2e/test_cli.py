@@ -7,11 +7,11 @@ import subprocess
 from collections.abc import Callable
 
 import psycopg
+
+from pq import PQ, TaskStatus, __version__
 from pqcli import run_pq
 from taskmods import funcs
 from waiting import wait_until
-
-from pq import PQ, TaskStatus, __version__
 
 Starter = Callable[..., subprocess.Popen[str]]
 

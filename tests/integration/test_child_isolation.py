@@ -7,10 +7,10 @@ import time
 from pathlib import Path
 
 import pytest
-from taskmods import funcs
-from waiting import wait_until
 
 from pq import PQ, OutcomeKind, TaskStatus
+from taskmods import funcs
+from waiting import wait_until
 
 
 @pytest.mark.parametrize(

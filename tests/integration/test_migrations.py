@@ -6,10 +6,10 @@ import threading
 
 import psycopg
 import pytest
-from taskmods import funcs
 
 from pq import PQ, SchemaOutdatedError, TaskStatus
 from pq.migrate import latest_version
+from taskmods import funcs
 
 
 def _tables(url: str, schema: str) -> set[str]:

@@ -1,8 +1,8 @@
 import pytest
-from taskmods import funcs
 
 from pq.errors import TaskDefinitionError, UnknownTaskError
 from pq.naming import import_by_name, task_name_of
+from taskmods import funcs
 
 
 def test_module_function_is_named_module_colon_qualname() -> None:
