@@ -7,10 +7,12 @@ os._exit, so no finalizer, atexit hook or buffered library state of the parent r
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import json
 import os
 import signal
+import sys
 import traceback
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -39,7 +41,17 @@ def run_child(app: PQ, row: dict[str, Any], write_fd: int, hooks: Hooks) -> NoRe
         _write_all(write_fd, payload)
     except BaseException:  # nothing may escape: the stack above us is the parent's loop
         code = EXIT_REPORT_FAILED
+    _flush_standard_streams()
     os._exit(code)
+
+
+def _flush_standard_streams() -> None:
+    # os._exit skips the interpreter's own flush, so print() output of the task would be lost
+    # when stdout is a pipe or a file. The parent flushed before forking, so what is buffered
+    # here was written by this child alone and is not printed twice.
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
 
 
 def _become_independent() -> None:

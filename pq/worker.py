@@ -14,6 +14,7 @@ import logging
 import os
 import signal
 import socket
+import sys
 import time
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -251,6 +252,9 @@ class Worker:
             # Objects that exist now are never collected by the children, so a child's GC
             # does not touch (and copy) pages it shares with the parent.
             gc.freeze()
+            # Flush now so the children do not inherit (and print again) buffered output.
+            sys.stdout.flush()
+            sys.stderr.flush()
             for row in rows:
                 self._fork(row)
 

@@ -21,11 +21,18 @@ def pq_env(db_url: str | None = None) -> dict[str, str]:
 
 
 def run_pq(
-    *args: str, db_url: str | None = None, timeout: float = 60
+    *args: str, db_url: str | None = None, timeout: float = 60, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
+    """Runs `pq ARGS...`; `env` entries override (an empty value removes the variable)."""
+    full_env = pq_env(db_url)
+    for name, value in (env or {}).items():
+        if value:
+            full_env[name] = value
+        else:
+            full_env.pop(name, None)
     return subprocess.run(
         [PQ_COMMAND, *args],
-        env=pq_env(db_url),
+        env=full_env,
         cwd=TESTS,
         capture_output=True,
         text=True,

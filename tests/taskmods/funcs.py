@@ -73,3 +73,7 @@ def spawn_grandchild_and_hang(pid_file: str) -> None:
     Path(pid_file).write_text(str(proc.pid))
     while True:
         time.sleep(0.1)
+
+
+def shout(text: str) -> None:
+    print(text)  # no flush: pq must not lose it when the child leaves with os._exit
