@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from functools import cache
 from importlib import resources
@@ -105,6 +106,51 @@ class Queries:
             },
         )
         return int(rows[0]["id"])
+
+    def task_upsert(
+        self,
+        ex: Executor,
+        *,
+        name: str,
+        queue: str,
+        priority: int,
+        args: str,
+        kwargs: str,
+        options: dict[str, Any],
+        client_id: str,
+        run_at: datetime | None,
+        max_attempts: int,
+    ) -> Row:
+        """Returns {id, status, parked}: parked is true when the row was running."""
+        rows = ex.fetch(
+            self.sql("task_upsert"),
+            {
+                "name": name,
+                "queue": queue,
+                "priority": priority,
+                "args": args,
+                "kwargs": kwargs,
+                "options": json.dumps(options),
+                "client_id": client_id,
+                "run_at": run_at,
+                "max_attempts": max_attempts,
+                "channel": self.channel,
+            },
+        )
+        return rows[0]
+
+    def task_reserve_ids(self, ex: Executor, n: int) -> tuple[list[int], datetime]:
+        """n new task ids in order, and the database's clock (the default run_at)."""
+        rows = ex.fetch(self.sql("task_reserve_ids"), {"n": n})
+        return [int(r["id"]) for r in rows], rows[0]["now"]
+
+    def task_copy(self, ex: Executor, rows: Iterable[Sequence[Any]]) -> None:
+        """Streams rows of (id, name, queue, priority, args, kwargs, options, run_at,
+        max_attempts) into pq_tasks with COPY."""
+        ex.copy_rows(self.sql("task_copy"), rows)
+
+    def task_notify_queues(self, ex: Executor, queues: list[str]) -> None:
+        ex.fetch(self.sql("task_notify_queues"), {"queues": queues, "channel": self.channel})
 
     def task_claim(
         self,

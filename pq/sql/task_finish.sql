@@ -7,6 +7,8 @@
 --   writer (a worker presumed lost, a run that outlived its cancel) changes nothing; the ids
 --   returned are the rows that did change.
 -- Upsert: a version parked on the row while it ran replaces it now and becomes pending.
+-- Cancel: a row whose cancel was requested while it ran ends 'cancelled' unless it completed
+--   (never 'failed', never retried), whatever the attempt's own outcome was.
 -- Locks: the updated rows, by primary key.
 WITH finished AS (
     SELECT *
@@ -15,14 +17,21 @@ WITH finished AS (
         error text, result jsonb, retry_at timestamptz, record jsonb)
 )
 UPDATE {schema}.pq_tasks AS t
-SET status      = CASE WHEN t.parked IS NOT NULL THEN 'pending' ELSE f.status END,
-    outcome     = f.outcome,
+SET status      = CASE WHEN t.parked IS NOT NULL THEN 'pending'
+                       WHEN t.cancel_requested_at IS NOT NULL AND f.status <> 'completed'
+                       THEN 'cancelled'
+                       ELSE f.status END,
+    outcome     = CASE WHEN t.parked IS NULL AND t.cancel_requested_at IS NOT NULL
+                            AND f.status <> 'completed' THEN 'cancelled'
+                       ELSE f.outcome END,
     error       = CASE WHEN t.parked IS NOT NULL THEN NULL ELSE f.error END,
     result      = CASE WHEN t.parked IS NOT NULL THEN NULL ELSE f.result END,
-    finished_at = CASE WHEN t.parked IS NOT NULL OR f.status = 'pending' THEN NULL ELSE now() END,
+    finished_at = CASE WHEN t.parked IS NOT NULL THEN NULL
+                       WHEN f.status = 'pending' AND t.cancel_requested_at IS NULL THEN NULL
+                       ELSE now() END,
     run_at      = CASE
                     WHEN t.parked IS NOT NULL THEN COALESCE((t.parked->>'run_at')::timestamptz, now())
-                    WHEN f.status = 'pending' THEN f.retry_at
+                    WHEN f.status = 'pending' AND t.cancel_requested_at IS NULL THEN f.retry_at
                     ELSE t.run_at END,
     history     = t.history || jsonb_build_array(f.record),
     worker_id   = NULL,
