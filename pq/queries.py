@@ -168,13 +168,18 @@ class Queries:
         rows.sort(key=lambda r: (-r["priority"], r["run_at"], r["id"]))
         return rows
 
-    def task_finish(self, ex: Executor, finished: list[dict[str, Any]]) -> set[int]:
-        """Records finished attempts; returns the ids whose row changed (the fence held)."""
+    def task_finish(self, ex: Executor, finished: list[dict[str, Any]]) -> dict[int, str]:
+        """Records finished attempts; returns {id: new status} of the rows that changed (the
+        fence held). 'pending' means a retry or a promoted upsert version."""
         rows = ex.fetch(
             self.sql("task_finish"),
-            {"rows": json.dumps(finished, default=str), "channel_done": self.channel_done},
+            {
+                "rows": json.dumps(finished, default=str),
+                "channel_done": self.channel_done,
+                "channel": self.channel,
+            },
         )
-        return {int(r["id"]) for r in rows}
+        return {int(r["id"]): str(r["status"]) for r in rows}
 
     def task_get(self, ex: Executor, task_id: int) -> Row | None:
         rows = ex.fetch(self.sql("task_get"), {"id": task_id})

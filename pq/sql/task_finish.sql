@@ -1,6 +1,7 @@
 -- Records the end of many attempts in one statement (one per worker loop turn).
 -- Params: rows (json text: array of {id, attempt, worker_id, status, outcome, error, result,
---         retry_at, record}), channel_done.
+--         retry_at, record}), channel_done, channel (new work: a row pending again and due,
+--         such as a promoted upsert version, wakes idle workers).
 --   status is the row's next status ('completed', 'failed', 'cancelled', or 'pending' for a
 --   retry at retry_at); record is the attempt's history entry.
 -- Fencing: only a row still running the same attempt for the same worker changes, so a late
@@ -51,4 +52,6 @@ WHERE t.id = f.id
   AND t.worker_id = f.worker_id
   AND t.status = 'running'
 RETURNING t.id, t.status, t.queue,
-          pg_notify(%(channel_done)s, t.id::text || ':' || t.status) AS notified_done
+          pg_notify(%(channel_done)s, t.id::text || ':' || t.status) AS notified_done,
+          CASE WHEN t.status = 'pending' AND t.run_at <= now()
+               THEN pg_notify(%(channel)s, 't:' || t.queue) END AS notified_due
