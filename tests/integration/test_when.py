@@ -31,7 +31,7 @@ def test_a_naive_run_at_is_refused_with_a_clear_error_and_nothing_is_stored(app:
     with pytest.raises(ConfigurationError, match="no timezone"):
         app.enqueue(api.echo, 1, run_at=datetime(2030, 1, 1, 12, 0))
     task = app.task(api.echo)
-    with pytest.raises(ConfigurationError, match="datetime.now\\(UTC\\)"):
+    with pytest.raises(ConfigurationError, match=r"datetime\.now\(UTC\)"):
         task.apply_async((1,), eta=datetime.now())
     assert app.pending_count() == 0
 
