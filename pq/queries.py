@@ -141,8 +141,8 @@ class Queries:
 
     def task_reserve_ids(self, ex: Executor, n: int) -> tuple[list[int], datetime]:
         """n new task ids in order, and the database's clock (the default run_at)."""
-        rows = ex.fetch(self.sql("task_reserve_ids"), {"n": n})
-        return [int(r["id"]) for r in rows], rows[0]["now"]
+        row = ex.fetch(self.sql("task_reserve_ids"), {"n": n})[0]
+        return [int(i) for i in row["ids"]], row["now"]
 
     def task_copy(self, ex: Executor, rows: Iterable[Sequence[Any]]) -> None:
         """Streams rows of (id, name, queue, priority, args, kwargs, options, run_at,

@@ -2,5 +2,7 @@
 -- caller learns every new id in order) and reads the transaction's clock for their run_at.
 -- Params: n (how many ids). Index: none (the identity sequence of pq_tasks.id).
 -- Locks: none; nextval never blocks and a rolled-back reservation only leaves a gap.
-SELECT nextval(pg_get_serial_sequence('{schema}.pq_tasks', 'id')) AS id, now() AS now
-FROM generate_series(1, %(n)s)
+-- One row holding an array, so 100,000 ids cost one value to decode rather than 100,000 rows.
+SELECT array_agg(nextval(pg_get_serial_sequence('{schema}.pq_tasks', 'id')) ORDER BY i) AS ids,
+       now() AS now
+FROM generate_series(1, %(n)s) AS i
