@@ -20,7 +20,7 @@ import time
 import psycopg
 from psycopg import sql
 
-from pq import PQ, TaskCancelledError, TaskStatus, embedded
+from pq import PQ, TaskCancelledError, TaskHandle, TaskStatus, embedded
 
 LIMIT_SECONDS = 1.0
 
@@ -30,7 +30,8 @@ def sleep_long() -> None:
 
 
 def _one_round(app: PQ, producer: PQ) -> float:
-    handle = app.task(sleep_long).delay()
+    # The thread watches through the producer app: the worker's app keeps no pool while forking.
+    handle = TaskHandle(producer, app.task(sleep_long).delay().id)
     latency: list[float] = []
 
     def cancel_when_running() -> None:
