@@ -218,7 +218,10 @@ class PQ:
                     run_at=run_at,
                     max_attempts=options.retries + 1,
                 )
-        except psycopg.errors.UniqueViolation as exc:
+        except Exception as exc:
+            # psycopg 3 says sqlstate, psycopg2 (a caller's connection) says pgcode.
+            if "23505" not in (getattr(exc, "sqlstate", None), getattr(exc, "pgcode", None)):
+                raise
             raise DuplicateClientIdError(
                 f"client_id {client_id!r} is already used by another task; use upsert() to "
                 "replace it, or get_task_by_client_id() to find it"

@@ -16,7 +16,7 @@ import sqlalchemy
 from sqlalchemy.orm import Session
 from taskmods import api
 
-from pq import PQ, ConfigurationError, TaskStatus
+from pq import PQ, ConfigurationError, DuplicateClientIdError, TaskStatus
 
 
 @dataclass
@@ -240,3 +240,13 @@ def test_a_committed_upsert_on_a_pending_task_replaces_it(app: PQ, db_url: str) 
         assert app.get_task_by_client_id("k").args == ["old"]  # type: ignore[union-attr]
     assert app.get_task_by_client_id("k").args == ["new"]  # type: ignore[union-attr]
     assert app.get_task_by_client_id("k").status is TaskStatus.PENDING  # type: ignore[union-attr]
+
+
+def test_a_duplicate_client_id_in_a_caller_transaction_raises_duplicate_client_id(
+    app: PQ, tx: Tx
+) -> None:
+    app.enqueue(api.echo, 1, client_id="taken")
+    with pytest.raises(DuplicateClientIdError):
+        app.enqueue(api.echo, 2, client_id="taken", connection=tx.connection)
+    tx.rollback()  # the caller's transaction is aborted by the failed insert, as usual
+    assert app.get_task_by_client_id("taken").args == [1]  # type: ignore[union-attr]
