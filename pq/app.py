@@ -11,7 +11,7 @@ import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, ParamSpec, TypeVar, overload
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
 
 import psycopg
 from psycopg_pool import ConnectionPool
@@ -26,6 +26,11 @@ from pq.queries import Queries
 from pq.serialization import Codec
 from pq.settings import Settings
 from pq.task import TaskDecorator, TaskFunction, TaskOptions, resolve_run_at
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from pq.testing import Interceptor
 
 log = logging.getLogger("pq")
 
@@ -79,6 +84,8 @@ class PQ:
         self._url: str | None = None
         self._pool: ConnectionPool[Any] | None = None
         self._pool_lock = threading.Lock()
+        # Set by pq.testing (eager / capture modes): takes over every enqueue path.
+        self.interceptor: Interceptor | None = None
         _instances.add(self)
 
     def __repr__(self) -> str:
@@ -191,7 +198,11 @@ class PQ:
         client_id: str | None,
         connection: Any = None,
     ) -> int:
-        """Writes one task row; every enqueue path ends here."""
+        """Writes one task row; every single enqueue path ends here."""
+        if self.interceptor is not None:
+            return self.interceptor.insert(
+                name, args, kwargs, options, run_at=run_at, client_id=client_id
+            )
         args_json, kwargs_json = self.codec.encode_arguments(args, kwargs)
         try:
             with self.executor(connection) as ex:
@@ -207,7 +218,10 @@ class PQ:
                     run_at=run_at,
                     max_attempts=options.retries + 1,
                 )
-        except psycopg.errors.UniqueViolation as exc:
+        except Exception as exc:
+            # psycopg 3 says sqlstate, psycopg2 (a caller's connection) says pgcode.
+            if "23505" not in (getattr(exc, "sqlstate", None), getattr(exc, "pgcode", None)):
+                raise
             raise DuplicateClientIdError(
                 f"client_id {client_id!r} is already used by another task; use upsert() to "
                 "replace it, or get_task_by_client_id() to find it"
@@ -230,11 +244,7 @@ class PQ:
         The option names above are reserved: a task with a parameter of the same name takes
         it through `apply_async(kwargs=...)` instead.
         """
-        if isinstance(fn, TaskFunction):
-            name, defaults = fn.name, fn.options
-        else:
-            name = task_name_of(fn)
-            defaults = self.options_for(name)
+        name, defaults = self._name_and_defaults(fn)
         return self.insert_task(
             name,
             list(args),
@@ -244,6 +254,62 @@ class PQ:
             client_id=client_id,
             connection=connection,
         )
+
+    def upsert(
+        self,
+        fn: Callable[..., Any],
+        *args: Any,
+        client_id: str,
+        run_at: datetime | None = None,
+        countdown: float | None = None,
+        priority: Priority | int | str | None = None,
+        queue: str | None = None,
+        connection: Any = None,
+        **kwargs: Any,
+    ) -> int:
+        """Inserts, or replaces the task with this client_id (debounce); returns its id.
+
+        A running task keeps running and this version runs after it (see docs/enqueueing).
+        """
+        from pq.upsert import upsert_one
+
+        name, defaults = self._name_and_defaults(fn)
+        return upsert_one(
+            self,
+            name,
+            list(args),
+            kwargs,
+            defaults.merged(priority=priority, queue=queue),
+            client_id=client_id,
+            run_at=resolve_run_at(run_at, countdown),
+            connection=connection,
+        )
+
+    def enqueue_many(
+        self,
+        fn: Callable[..., Any],
+        items: Iterable[Any],
+        *,
+        run_at: datetime | None = None,
+        countdown: float | None = None,
+        priority: Priority | int | str | None = None,
+        queue: str | None = None,
+        connection: Any = None,
+    ) -> list[int]:
+        """One task per item (tuple: positional args, dict: keyword args, else the single
+        argument) in a single COPY; returns the ids in item order."""
+        from pq.bulk import insert_many
+
+        name, defaults = self._name_and_defaults(fn)
+        options = defaults.merged(priority=priority, queue=queue)
+        when = resolve_run_at(run_at, countdown)
+        return insert_many(self, name, items, options, run_at=when, connection=connection)
+
+    def _name_and_defaults(self, fn: Callable[..., Any]) -> tuple[str, TaskOptions]:
+        if isinstance(fn, TaskFunction):
+            return fn.name, fn.options
+        name = task_name_of(fn)
+        return name, self.options_for(name)
 
     def cancel(self, task_id: int) -> bool:
         """Cancels a pending task, or stops a running one; False if it had already ended."""

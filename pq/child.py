@@ -75,6 +75,14 @@ def _execute(app: PQ, row: dict[str, Any], hooks: Hooks) -> dict[str, Any]:
     try:
         if hooks.pre_execute is not None:
             _call(hooks.pre_execute, task)
+    except BaseException as exc:
+        # The task never started: say so, so the error is not mistaken for the task's own.
+        report = _failure(OutcomeKind.EXCEPTION, exc)
+        report["error"] = _run_post_hook(
+            hooks, task, exc, "pre_execute hook failed, the task did not run:\n" + report["error"]
+        )
+        return report
+    try:
         result = _call(fn, *args, **kwargs)
         encoded = app.codec.encode_value(result, what="the return value")
     except BaseException as exc:

@@ -6,8 +6,10 @@ Every statement reaches the database through an `Executor`, so the same SQL in
 
 from __future__ import annotations
 
+import io
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import Any, Protocol
 
 import psycopg
@@ -26,6 +28,10 @@ class Executor(Protocol):
 
     def fetch(self, query: str, params: Mapping[str, Any]) -> list[Row]: ...
 
+    def copy_rows(self, statement: str, rows: Iterable[Sequence[Any]]) -> None:
+        """Streams rows into a `COPY ... FROM STDIN` statement."""
+        ...
+
 
 class PsycopgExecutor:
     """Executor over a psycopg 3 connection; commits are the caller's business."""
@@ -38,7 +44,7 @@ class PsycopgExecutor:
             cur.execute(query, params)  # our SQL files, not user text
             return cur.fetchall() if cur.description is not None else []
 
-    def copy_rows(self, statement: str, rows: Sequence[Sequence[Any]]) -> None:
+    def copy_rows(self, statement: str, rows: Iterable[Sequence[Any]]) -> None:
         """Streams rows into a `COPY ... FROM STDIN` statement."""
         with self.conn.cursor() as cur, cur.copy(statement) as copy:
             for row in rows:
@@ -81,13 +87,81 @@ def open_pool(url: str, *, min_size: int, max_size: int) -> ConnectionPool[Any]:
     return pool
 
 
+class Psycopg2Executor:
+    """Executor over a psycopg2 connection, inside whatever transaction it has open."""
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+
+    def fetch(self, query: str, params: Mapping[str, Any]) -> list[Row]:
+        with self.conn.cursor() as cur:
+            cur.execute(query, params)
+            if cur.description is None:
+                return []
+            columns = [d[0] for d in cur.description]
+            return [dict(zip(columns, values, strict=True)) for values in cur.fetchall()]
+
+    def copy_rows(self, statement: str, rows: Iterable[Sequence[Any]]) -> None:
+        buffer = io.StringIO()
+        for row in rows:
+            buffer.write("\t".join(_copy_text(v) for v in row))
+            buffer.write("\n")
+        buffer.seek(0)
+        with self.conn.cursor() as cur:
+            cur.copy_expert(statement, buffer)
+
+
+def _copy_text(value: Any) -> str:
+    """One field of COPY's text format (psycopg 3 does this itself in write_row)."""
+    if value is None:
+        return "\\N"
+    text = value.isoformat() if isinstance(value, datetime) else str(value)
+    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+
+
 def executor_for(connection: Any) -> Executor:
-    """An Executor inside the caller's open transaction (transactional enqueue)."""
-    if isinstance(connection, psycopg.Connection):
-        return PsycopgExecutor(connection)
+    """An Executor inside the caller's open transaction (transactional enqueue).
+
+    Accepts a psycopg 3 or psycopg2 connection, a SQLAlchemy Connection or Session, or a
+    Django connection; the last two are unwrapped to the driver connection under them, so
+    our statements run in the very transaction the caller commits or rolls back.
+    """
+    raw = _driver_connection(connection)
+    if isinstance(raw, psycopg.Connection):
+        return PsycopgExecutor(raw)
+    if type(raw).__module__.startswith("psycopg2"):
+        return Psycopg2Executor(raw)
     from pq.errors import ConfigurationError
 
     raise ConfigurationError(
         f"connection= got a {type(connection).__module__}.{type(connection).__name__}; "
-        "pass an open psycopg 3 connection"
+        "pass an open psycopg 3 or psycopg2 connection, a SQLAlchemy Connection or Session, "
+        "or a Django connection (django.db.connection)"
     )
+
+
+def _driver_connection(connection: Any) -> Any:
+    module = type(connection).__module__
+    if module.startswith("sqlalchemy"):
+        return _sqlalchemy_driver_connection(connection)
+    if module.startswith("django"):
+        # Django opens its connection lazily; inside atomic() the driver connection is in
+        # the block's transaction, outside it Django autocommits each statement.
+        connection.ensure_connection()
+        return connection.connection
+    return connection
+
+
+def _sqlalchemy_driver_connection(connection: Any) -> Any:
+    from sqlalchemy.engine import Connection
+    from sqlalchemy.orm import Session
+
+    if isinstance(connection, Session):
+        connection = connection.connection()  # begins the session's transaction if needed
+    if not isinstance(connection, Connection):
+        return connection
+    if not connection.in_transaction():
+        # Begin as SQLAlchemy's autobegin would on execute, so the caller's commit() (or
+        # rollback()) covers our insert instead of being a no-op on a never-begun transaction.
+        connection.begin()
+    return connection.connection.dbapi_connection

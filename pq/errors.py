@@ -1,7 +1,7 @@
 """Every exception pq raises.
 
     PQError
-    ├── ConfigurationError          bad settings: no database, bad schema name, bad option
+    ├── ConfigurationError          bad settings or options (also a ValueError)
     ├── DatabaseUnavailableError    the database cannot be reached with the given URL
     ├── SchemaOutdatedError         the database schema is older than this pq
     ├── TaskDefinitionError         a function that cannot be a task (lambda, closure, ...)
@@ -22,11 +22,11 @@ import psycopg
 
 
 class PQError(Exception):
-    """Raised for any failure pq itself detects; the root of every pq exception."""
+    """Raised when pq itself detects a failure; the root of every pq exception."""
 
 
-class ConfigurationError(PQError):
-    """Raised when settings are missing or invalid (no database URL, bad schema name, ...)."""
+class ConfigurationError(PQError, ValueError):
+    """Raised when a setting or option is invalid (no database, naive run_at, bad priority)."""
 
 
 class DatabaseUnavailableError(PQError):

@@ -8,6 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from pq.errors import ConfigurationError
+
 
 class Priority(enum.IntEnum):
     """Five levels; a higher number runs first."""
@@ -114,10 +116,12 @@ def coerce_priority(value: Priority | int | str) -> int:
     if isinstance(value, Priority):
         return int(value)
     if isinstance(value, bool):
-        raise TypeError("priority must be a Priority, its name or a number, not a bool")
+        raise ConfigurationError("priority must be a Priority, its name or a number, not a bool")
     if isinstance(value, int):
         if not 0 <= value <= 100:
-            raise ValueError(f"priority {value} is out of range: use 0 (BATCH) to 100 (CRITICAL)")
+            raise ConfigurationError(
+                f"priority {value} is out of range: use 0 (BATCH) to 100 (CRITICAL)"
+            )
         return value
     if isinstance(value, str):
         text = value.strip()
@@ -127,7 +131,9 @@ def coerce_priority(value: Priority | int | str) -> int:
             return int(Priority[text.upper()])
         except KeyError:
             names = ", ".join(p.name.lower() for p in Priority)
-            raise ValueError(f"unknown priority {value!r}: use one of {names} or 0..100") from None
-    raise TypeError(
+            raise ConfigurationError(
+                f"unknown priority {value!r}: use one of {names} or 0..100"
+            ) from None
+    raise ConfigurationError(
         f"priority must be a Priority, its name or a number, not {type(value).__name__}"
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from functools import cache
 from importlib import resources
@@ -106,6 +107,51 @@ class Queries:
         )
         return int(rows[0]["id"])
 
+    def task_upsert(
+        self,
+        ex: Executor,
+        *,
+        name: str,
+        queue: str,
+        priority: int,
+        args: str,
+        kwargs: str,
+        options: dict[str, Any],
+        client_id: str,
+        run_at: datetime | None,
+        max_attempts: int,
+    ) -> Row:
+        """Returns {id, status, parked}: parked is true when the row was running."""
+        rows = ex.fetch(
+            self.sql("task_upsert"),
+            {
+                "name": name,
+                "queue": queue,
+                "priority": priority,
+                "args": args,
+                "kwargs": kwargs,
+                "options": json.dumps(options),
+                "client_id": client_id,
+                "run_at": run_at,
+                "max_attempts": max_attempts,
+                "channel": self.channel,
+            },
+        )
+        return rows[0]
+
+    def task_reserve_ids(self, ex: Executor, n: int) -> tuple[list[int], datetime]:
+        """n new task ids in order, and the database's clock (the default run_at)."""
+        row = ex.fetch(self.sql("task_reserve_ids"), {"n": n})[0]
+        return [int(i) for i in row["ids"]], row["now"]
+
+    def task_copy(self, ex: Executor, rows: Iterable[Sequence[Any]]) -> None:
+        """Streams rows of (id, name, queue, priority, args, kwargs, options, run_at,
+        max_attempts) into pq_tasks with COPY."""
+        ex.copy_rows(self.sql("task_copy"), rows)
+
+    def task_notify_queues(self, ex: Executor, queues: list[str]) -> None:
+        ex.fetch(self.sql("task_notify_queues"), {"queues": queues, "channel": self.channel})
+
     def task_claim(
         self,
         ex: Executor,
@@ -122,13 +168,18 @@ class Queries:
         rows.sort(key=lambda r: (-r["priority"], r["run_at"], r["id"]))
         return rows
 
-    def task_finish(self, ex: Executor, finished: list[dict[str, Any]]) -> set[int]:
-        """Records finished attempts; returns the ids whose row changed (the fence held)."""
+    def task_finish(self, ex: Executor, finished: list[dict[str, Any]]) -> dict[int, str]:
+        """Records finished attempts; returns {id: new status} of the rows that changed (the
+        fence held). 'pending' means a retry or a promoted upsert version."""
         rows = ex.fetch(
             self.sql("task_finish"),
-            {"rows": json.dumps(finished, default=str), "channel_done": self.channel_done},
+            {
+                "rows": json.dumps(finished, default=str),
+                "channel_done": self.channel_done,
+                "channel": self.channel,
+            },
         )
-        return {int(r["id"]) for r in rows}
+        return {int(r["id"]): str(r["status"]) for r in rows}
 
     def task_get(self, ex: Executor, task_id: int) -> Row | None:
         rows = ex.fetch(self.sql("task_get"), {"id": task_id})

@@ -31,6 +31,7 @@ import pydantic
 from pq.errors import SerializationError
 
 PICKLE_MARKER = "__pq_pickle__"
+_SCALARS = frozenset({str, int, bool, type(None)})
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,8 @@ class Codec:
     # -- encoding ----------------------------------------------------------------------------
     def encode_value(self, value: Any, *, what: str) -> Any:
         """Returns a JSON-compatible form of `value`; `what` names it in error messages."""
+        if type(value) in _SCALARS:  # the common case first: bulk enqueue encodes millions
+            return value
         if isinstance(value, pydantic.BaseModel):
             return value.model_dump(mode="json")
         if _is_json(value):
@@ -133,6 +136,9 @@ def _mentions_model(annotation: Any) -> bool:
     return any(_mentions_model(arg) for arg in typing.get_args(annotation))
 
 
+_VARIADIC = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+
+
 def restore_arguments(
     fn: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]
 ) -> tuple[list[Any], dict[str, Any]]:
@@ -142,10 +148,16 @@ def restore_arguments(
         bound = inspect.signature(fn).bind(*args, **kwargs)
     except (TypeError, NameError):
         return args, kwargs  # unresolvable hints or a mismatch: the call itself will report it
+    parameters = inspect.signature(fn).parameters
     for name, value in bound.arguments.items():
         annotation = hints.get(name)
         if annotation is None or not _mentions_model(annotation):
             continue
+        if parameters[name].kind in (
+            inspect.Parameter.VAR_POSITIONAL,
+            inspect.Parameter.VAR_KEYWORD,
+        ):
+            continue  # *args / **kwargs hold a tuple or dict, not one annotated value
         try:
             bound.arguments[name] = pydantic.TypeAdapter(annotation).validate_python(value)
         except pydantic.ValidationError as exc:

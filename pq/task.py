@@ -165,7 +165,53 @@ class TaskFunction(Generic[P, R]):
             client_id=client_id,
             connection=connection,
         )
-        return TaskHandle(self.app, task_id)
+        return handle_for(self.app, task_id)
+
+    def upsert(
+        self, *args: Any, client_id: str, connection: Any = None, **kwargs: Any
+    ) -> TaskHandle:
+        """Like `delay()`, but replaces the task with this client_id (see `PQ.upsert`)."""
+        from pq.upsert import upsert_one
+
+        task_id = upsert_one(
+            self.app,
+            self.name,
+            list(args),
+            kwargs,
+            self.options,
+            client_id=client_id,
+            run_at=None,
+            connection=connection,
+        )
+        return handle_for(self.app, task_id)
+
+    def map(
+        self,
+        items: Iterable[Any],
+        *,
+        run_at: datetime | None = None,
+        countdown: float | None = None,
+        priority: Priority | int | str | None = None,
+        queue: str | None = None,
+        connection: Any = None,
+    ) -> list[int]:
+        """One task per item in a single COPY (see `PQ.enqueue_many`); returns their ids."""
+        return self.app.enqueue_many(
+            self,
+            items,
+            run_at=run_at,
+            countdown=countdown,
+            priority=priority,
+            queue=queue,
+            connection=connection,
+        )
+
+
+def handle_for(app: PQ, task_id: int) -> TaskHandle:
+    """The handle `.delay()` returns: a database one, or pq.testing's in eager mode."""
+    if app.interceptor is not None:
+        return app.interceptor.handle(task_id)
+    return TaskHandle(app, task_id)
 
 
 class TaskDecorator(Protocol):

@@ -402,6 +402,8 @@ class Worker:
         if not self.finished or self.conn is None:
             return
         changed = self.queries.task_finish(PsycopgExecutor(self.conn), self.finished)
+        if "pending" in changed.values():
+            self.maybe_work = True  # a promoted upsert version or a retry: look again
         for record in self.finished:
             if record["id"] not in changed:
                 log.warning(

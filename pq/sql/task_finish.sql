@@ -1,12 +1,15 @@
 -- Records the end of many attempts in one statement (one per worker loop turn).
 -- Params: rows (json text: array of {id, attempt, worker_id, status, outcome, error, result,
---         retry_at, record}), channel_done.
+--         retry_at, record}), channel_done, channel (new work: a row pending again and due,
+--         such as a promoted upsert version, wakes idle workers).
 --   status is the row's next status ('completed', 'failed', 'cancelled', or 'pending' for a
 --   retry at retry_at); record is the attempt's history entry.
 -- Fencing: only a row still running the same attempt for the same worker changes, so a late
 --   writer (a worker presumed lost, a run that outlived its cancel) changes nothing; the ids
 --   returned are the rows that did change.
 -- Upsert: a version parked on the row while it ran replaces it now and becomes pending.
+-- Cancel: a row whose cancel was requested while it ran ends 'cancelled' unless it completed
+--   (never 'failed', never retried), whatever the attempt's own outcome was.
 -- Locks: the updated rows, by primary key.
 WITH finished AS (
     SELECT *
@@ -15,14 +18,21 @@ WITH finished AS (
         error text, result jsonb, retry_at timestamptz, record jsonb)
 )
 UPDATE {schema}.pq_tasks AS t
-SET status      = CASE WHEN t.parked IS NOT NULL THEN 'pending' ELSE f.status END,
-    outcome     = f.outcome,
+SET status      = CASE WHEN t.parked IS NOT NULL THEN 'pending'
+                       WHEN t.cancel_requested_at IS NOT NULL AND f.status <> 'completed'
+                       THEN 'cancelled'
+                       ELSE f.status END,
+    outcome     = CASE WHEN t.parked IS NULL AND t.cancel_requested_at IS NOT NULL
+                            AND f.status <> 'completed' THEN 'cancelled'
+                       ELSE f.outcome END,
     error       = CASE WHEN t.parked IS NOT NULL THEN NULL ELSE f.error END,
     result      = CASE WHEN t.parked IS NOT NULL THEN NULL ELSE f.result END,
-    finished_at = CASE WHEN t.parked IS NOT NULL OR f.status = 'pending' THEN NULL ELSE now() END,
+    finished_at = CASE WHEN t.parked IS NOT NULL THEN NULL
+                       WHEN f.status = 'pending' AND t.cancel_requested_at IS NULL THEN NULL
+                       ELSE now() END,
     run_at      = CASE
                     WHEN t.parked IS NOT NULL THEN COALESCE((t.parked->>'run_at')::timestamptz, now())
-                    WHEN f.status = 'pending' THEN f.retry_at
+                    WHEN f.status = 'pending' AND t.cancel_requested_at IS NULL THEN f.retry_at
                     ELSE t.run_at END,
     history     = t.history || jsonb_build_array(f.record),
     worker_id   = NULL,
@@ -42,4 +52,6 @@ WHERE t.id = f.id
   AND t.worker_id = f.worker_id
   AND t.status = 'running'
 RETURNING t.id, t.status, t.queue,
-          pg_notify(%(channel_done)s, t.id::text || ':' || t.status) AS notified_done
+          pg_notify(%(channel_done)s, t.id::text || ':' || t.status) AS notified_done,
+          CASE WHEN t.status = 'pending' AND t.run_at <= now()
+               THEN pg_notify(%(channel)s, 't:' || t.queue) END AS notified_due

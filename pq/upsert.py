@@ -1,0 +1,48 @@
+"""Upsert by client_id (debounce): replace a waiting task, or park a new version on a
+running one so that it runs after the current run, never beside it (see task_upsert.sql)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from pq.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from pq.app import PQ
+    from pq.task import TaskOptions
+
+
+def upsert_one(
+    app: PQ,
+    name: str,
+    args: list[Any],
+    kwargs: dict[str, Any],
+    options: TaskOptions,
+    *,
+    client_id: str,
+    run_at: datetime | None,
+    connection: Any = None,
+) -> int:
+    """Writes the task under `client_id` and returns its id (the same id every time)."""
+    if not client_id:
+        raise ConfigurationError("upsert needs a client_id: it is what identifies the task")
+    if app.interceptor is not None:
+        return app.interceptor.insert(
+            name, args, kwargs, options, run_at=run_at, client_id=client_id
+        )
+    args_json, kwargs_json = app.codec.encode_arguments(args, kwargs)
+    with app.executor(connection) as ex:
+        row = app.queries.task_upsert(
+            ex,
+            name=name,
+            queue=options.queue,
+            priority=options.priority,
+            args=args_json,
+            kwargs=kwargs_json,
+            options=options.row_options(),
+            client_id=client_id,
+            run_at=run_at,
+            max_attempts=options.retries + 1,
+        )
+    return int(row["id"])
