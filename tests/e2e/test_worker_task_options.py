@@ -7,9 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from taskmods import api
-
 from pq import PQ, Priority, TaskStatus
+from taskmods import api
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -7,9 +7,9 @@ import os
 from pathlib import Path
 
 import pytest
-from taskmods import api, funcs
 
 from pq import PQ, TaskStatus
+from taskmods import api, funcs
 
 
 @pytest.fixture

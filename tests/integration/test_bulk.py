@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from taskmods import api, funcs
 
 from pq import PQ, Priority, SerializationError, TaskDefinitionError, TaskStatus
+from taskmods import api, funcs
 
 
 def test_map_enqueues_one_task_per_item_and_returns_ids_in_order(app: PQ) -> None:

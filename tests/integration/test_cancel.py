@@ -10,10 +10,10 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from taskmods import api
-from waiting import wait_until
 
 from pq import PQ, OutcomeKind, TaskCancelledError, TaskStatus
+from taskmods import api
+from waiting import wait_until
 
 
 def _in_background(fn: Callable[[], None]) -> threading.Thread:

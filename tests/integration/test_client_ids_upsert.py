@@ -8,10 +8,10 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from taskmods import api
-from waiting import wait_until
 
 from pq import PQ, DuplicateClientIdError, PQError, TaskStatus
+from taskmods import api
+from waiting import wait_until
 
 
 def test_a_duplicate_client_id_raises_an_integrity_error_that_is_also_a_pq_error(

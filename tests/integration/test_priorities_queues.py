@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from taskmods import api
 
 from pq import PQ, Priority, TaskStatus
+from taskmods import api
 
 
 def _lines(path: Path) -> list[str]:

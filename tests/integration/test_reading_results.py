@@ -7,7 +7,6 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from taskmods import api, funcs
 
 from pq import (
     PQ,
@@ -18,6 +17,7 @@ from pq import (
     TaskNotFoundError,
     TaskStatus,
 )
+from taskmods import api, funcs
 
 
 def test_enqueue_returns_an_id_and_delay_returns_a_handle(app: PQ) -> None:

@@ -11,9 +11,9 @@ from decimal import Decimal
 
 import psycopg
 import pytest
-from taskmods import api
 
 from pq import PQ, OutcomeKind, SerializationError, TaskStatus
+from taskmods import api
 
 
 def _run_one(app: PQ, task_id: int) -> tuple[TaskStatus, str | None, object]:

@@ -14,9 +14,9 @@ import psycopg2
 import pytest
 import sqlalchemy
 from sqlalchemy.orm import Session
-from taskmods import api
 
 from pq import PQ, ConfigurationError, DuplicateClientIdError, TaskStatus
+from taskmods import api
 
 
 @dataclass

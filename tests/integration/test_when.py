@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from taskmods import api
 
 from pq import PQ, ConfigurationError, TaskStatus
+from taskmods import api
 
 
 def test_a_task_with_a_future_run_at_waits_and_a_past_one_runs(app: PQ) -> None:

@@ -8,10 +8,10 @@ from datetime import datetime
 
 import psycopg
 import pytest
-from taskmods import funcs
 
 import pq.errors
 from pq import PQ, ConfigurationError, PQError, TaskDefinitionError
+from taskmods import funcs
 
 ERRORS = [
     obj

@@ -4,10 +4,10 @@ touching a database (this app's URL points nowhere)."""
 from __future__ import annotations
 
 import pytest
-from taskmods import api, funcs
 
 from pq import PQ, SerializationError, TaskFailedError, TaskStatus
 from pq.testing import capture, eager
+from taskmods import api, funcs
 
 
 @pytest.fixture
