@@ -180,12 +180,14 @@ class PeriodicDefinition:
     options: dict[str, Any] = field(default_factory=dict)  # max_runtime, max_memory, retries
 
     def __post_init__(self) -> None:
-        if self.max_concurrent is not None and (
-            isinstance(self.max_concurrent, bool) or self.max_concurrent < 1
-        ):
-            raise InvalidScheduleError(
-                f"max_concurrent={self.max_concurrent!r}: use a number >= 1, or None to allow "
-                "any number of overlapping runs"
-            )
+        check_max_concurrent(self.max_concurrent)
         if not isinstance(self.key, str):
             raise InvalidScheduleError(f"key={self.key!r}: a schedule key must be a string")
+
+
+def check_max_concurrent(value: int | None) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise InvalidScheduleError(
+            f"max_concurrent={value!r}: use a number >= 1, or None to allow any number of "
+            "overlapping runs"
+        )

@@ -16,7 +16,7 @@ from pq.db import Executor, Row
 from pq.errors import ScheduleNotFoundError
 from pq.models import Periodic, Priority
 from pq.naming import task_name_of
-from pq.periodic import PeriodicDefinition, make_spec
+from pq.periodic import PeriodicDefinition, check_max_concurrent, make_spec
 from pq.periodic_task import PeriodicDecorator, declare, stored_options
 from pq.scheduler import declared_definitions, definition_params, insert_tick, spec_of
 from pq.task import TaskFunction, TaskOptions
@@ -65,6 +65,7 @@ class SchedulesMixin:
         schedules. Workers write the declarations to the database when they start.
         """
         spec = make_spec(run_every, cron, timezone)
+        check_max_concurrent(max_concurrent)
         options = TaskOptions(
             queue=queue, max_runtime=max_runtime, max_memory=max_memory, retries=retries
         ).merged(priority=priority)
