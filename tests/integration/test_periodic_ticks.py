@@ -114,7 +114,8 @@ def test_max_concurrent_none_lets_runs_of_one_schedule_overlap(
         wait_until(running_at_once, timeout=60, interval=0.05)
         app.pause_schedule(funcs.sleep_for)
 
-    # The workers drained on SIGTERM: the overlapping runs all finished.
-    rows = tick_rows(db_url, schedule.id)
-    assert len(rows) >= 2
-    assert all(r["status"] == TaskStatus.COMPLETED.value for r in rows)
+    # The workers drained on SIGTERM: the overlapping runs finished (later ticks may still
+    # wait, unclaimed, for the next worker).
+    statuses = [r["status"] for r in tick_rows(db_url, schedule.id)]
+    assert statuses.count(TaskStatus.COMPLETED.value) >= 2
+    assert set(statuses) <= {TaskStatus.COMPLETED.value, TaskStatus.PENDING.value}
