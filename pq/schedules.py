@@ -16,7 +16,7 @@ from pq.db import Executor, Row
 from pq.errors import ScheduleNotFoundError
 from pq.models import Periodic, Priority
 from pq.naming import task_name_of
-from pq.periodic import PeriodicDefinition, check_max_concurrent, make_spec
+from pq.periodic import PeriodicDefinition, ScheduleSpec, check_max_concurrent, make_spec
 from pq.periodic_task import PeriodicDecorator, declare, stored_options
 from pq.scheduler import declared_definitions, definition_params, insert_tick, spec_of
 from pq.task import TaskFunction, TaskOptions
@@ -229,3 +229,25 @@ class SchedulesMixin:
         raise ScheduleNotFoundError(
             f"{short!r} matches several schedules ({', '.join(matches)}); give the full name"
         )
+
+
+def schedule_table(schedules: Sequence[Periodic]) -> str:
+    """The schedules as an aligned text table (for `pq periodic list`); times in UTC."""
+    header = ["NAME", "KEY", "SCHEDULE", "NEXT RUN (UTC)", "LAST RUN (UTC)", "ACTIVE"]
+    lines = [header]
+    for p in schedules:
+        spec = ScheduleSpec(every_seconds=p.every_seconds, cron=p.cron, timezone=p.timezone)
+        state = "yes" if p.active else "paused"
+        state = "orphaned" if p.orphaned_at is not None else state
+        lines.append(
+            [p.name, p.key or "-", spec.describe(), _when(p.next_run), _when(p.last_run), state]
+        )
+    widths = [max(len(row[i]) for row in lines) for i in range(len(header))]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in lines
+    )
+
+
+def _when(moment: datetime | None) -> str:
+    return "-" if moment is None else moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
