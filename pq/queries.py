@@ -200,7 +200,7 @@ class Queries:
 
     def periodic_upsert(self, ex: Executor, params: dict[str, Any]) -> Row:
         """Creates or replaces a schedule through the API; `params` as in periodic_upsert.sql."""
-        return ex.fetch(self.sql("periodic_upsert"), params)[0]
+        return ex.fetch(self.sql("periodic_upsert"), {**params, "channel": self.channel})[0]
 
     def periodic_orphan_undeclared(
         self, ex: Executor, declared: list[tuple[str, str]]
@@ -220,7 +220,13 @@ class Queries:
     ) -> Row | None:
         rows = ex.fetch(
             self.sql("periodic_set_active"),
-            {"name": name, "key": key, "active": active, "resume_run": resume_run},
+            {
+                "name": name,
+                "key": key,
+                "active": active,
+                "resume_run": resume_run,
+                "channel": self.channel,
+            },
         )
         return rows[0] if rows else None
 

@@ -280,6 +280,8 @@ class Worker:
                 self.maybe_work = True
             elif kind == "c":
                 self._cancel_running(int(value))
+            elif kind == "p":  # a schedule was created or resumed: look at it now
+                self.scheduler.next_check = 0.0
 
     def _heartbeat_if_due(self) -> None:
         now = time.monotonic()

@@ -4,6 +4,7 @@
 --         max_concurrent, active, priority, queue, options (json text), first_run (next_run of
 --         a new schedule or a changed timing), resume_run (next_run when resuming a paused
 --         schedule whose next_run has passed: ticks missed while paused are dropped).
+--         channel (workers are told 'p:' on commit, so they look at the schedules at once).
 -- next_run is otherwise kept as it is, so calling schedule() again at every start of the
 -- application neither resets the phase nor fires an extra tick. The row becomes API-managed
 -- (declared_in_code false) until a worker finds it declared in code again.
@@ -36,4 +37,4 @@ SET args = EXCLUDED.args,
           THEN %(resume_run)s::timestamptz
         ELSE p.next_run END,
     updated_at = now()
-RETURNING *
+RETURNING p.*, pg_notify(%(channel)s, 'p:') AS notified
