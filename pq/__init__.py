@@ -6,8 +6,10 @@ from pq.errors import (
     ConfigurationError,
     DatabaseUnavailableError,
     DuplicateClientIdError,
+    InvalidScheduleError,
     PQError,
     ResultTimeoutError,
+    ScheduleNotFoundError,
     SchemaOutdatedError,
     SerializationError,
     TaskCancelledError,
@@ -17,6 +19,7 @@ from pq.errors import (
     UnknownTaskError,
 )
 from pq.models import Attempt, OutcomeKind, Periodic, Priority, Task, TaskStatus
+from pq.periodic_task import PeriodicFunction
 from pq.task import TaskFunction, TaskHandle
 
 __all__ = [
@@ -25,11 +28,14 @@ __all__ = [
     "ConfigurationError",
     "DatabaseUnavailableError",
     "DuplicateClientIdError",
+    "InvalidScheduleError",
     "OutcomeKind",
     "PQError",
     "Periodic",
+    "PeriodicFunction",
     "Priority",
     "ResultTimeoutError",
+    "ScheduleNotFoundError",
     "SchemaOutdatedError",
     "SerializationError",
     "Task",

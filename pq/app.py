@@ -23,6 +23,7 @@ from pq.migrate import Migration, apply_migrations
 from pq.models import Priority, Task, TaskStatus
 from pq.naming import import_by_name, task_name_of
 from pq.queries import Queries
+from pq.schedules import SchedulesMixin
 from pq.serialization import Codec
 from pq.settings import Settings
 from pq.task import TaskDecorator, TaskFunction, TaskOptions, resolve_run_at
@@ -56,7 +57,7 @@ def _forget_pools_in_child() -> None:
 os.register_at_fork(after_in_child=_forget_pools_in_child)
 
 
-class PQ:
+class PQ(SchedulesMixin):
     """A task queue on one Postgres database (and schema)."""
 
     def __init__(

@@ -26,6 +26,10 @@ db_cli = typer.Typer(
     help="Manage the embedded development Postgres (under ./.pq/).", no_args_is_help=True
 )
 cli.add_typer(db_cli, name="db")
+periodic_cli = typer.Typer(
+    help="List, pause, resume or run the periodic schedules of an app.", no_args_is_help=True
+)
+cli.add_typer(periodic_cli, name="periodic")
 
 AppArg = Annotated[str, typer.Argument(help="The app: 'module:attr', or 'module' holding one PQ.")]
 
@@ -176,6 +180,48 @@ def db_url() -> None:
     """Print the embedded Postgres URL (starting it if needed), e.g. for PQ_DATABASE_URL."""
     with _clear_errors():
         typer.echo(embedded.ensure_started())
+
+
+ScheduleName = Annotated[
+    str, typer.Argument(help="The schedule's task: 'module:function', or just 'function'.")
+]
+KeyOption = Annotated[str, typer.Option("--key", "-k", help="The schedule's key.")]
+
+
+@periodic_cli.command("list")
+def periodic_list(app: AppArg) -> None:
+    """Show every schedule: name, key, timing, next and last run, and whether it is active."""
+    from pq.schedules import schedule_table
+
+    with _clear_errors():
+        schedules = load_app(app).list_schedules()
+    typer.echo(schedule_table(schedules) if schedules else "no schedules")
+
+
+@periodic_cli.command("pause")
+def periodic_pause(app: AppArg, name: ScheduleName, key: KeyOption = "") -> None:
+    """Stop a schedule from enqueuing runs; it stays paused across worker restarts."""
+    with _clear_errors():
+        schedule = load_app(app).pause_schedule(name, key=key)
+    typer.echo(f"paused {schedule.name} (key {schedule.key!r})")
+
+
+@periodic_cli.command("resume")
+def periodic_resume(app: AppArg, name: ScheduleName, key: KeyOption = "") -> None:
+    """Let a paused schedule run again from its next slot."""
+    with _clear_errors():
+        schedule = load_app(app).resume_schedule(name, key=key)
+    typer.echo(
+        f"resumed {schedule.name} (key {schedule.key!r}), next run {schedule.next_run.isoformat()}"
+    )
+
+
+@periodic_cli.command("run-now")
+def periodic_run_now(app: AppArg, name: ScheduleName, key: KeyOption = "") -> None:
+    """Enqueue one run of a schedule now, without moving its timing."""
+    with _clear_errors():
+        task_id = load_app(app).run_schedule_now(name, key=key)
+    typer.echo(f"enqueued task {task_id}")
 
 
 def main() -> None:

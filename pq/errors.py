@@ -2,12 +2,14 @@
 
     PQError
     ├── ConfigurationError          bad settings or options (also a ValueError)
+    │   └── InvalidScheduleError    a periodic schedule that cannot work (bad cron, interval)
     ├── DatabaseUnavailableError    the database cannot be reached with the given URL
     ├── SchemaOutdatedError         the database schema is older than this pq
     ├── TaskDefinitionError         a function that cannot be a task (lambda, closure, ...)
     ├── SerializationError          an argument or result that cannot be stored or restored
     ├── UnknownTaskError            a task name that no registered or importable function has
     ├── TaskNotFoundError           a task id or client id with no row
+    ├── ScheduleNotFoundError       a periodic name and key with no schedule
     ├── DuplicateClientIdError      a client_id already in use (also a psycopg IntegrityError)
     ├── TaskFailedError             a waited-for task ended failed; carries the remote traceback
     ├── TaskCancelledError          a waited-for task was cancelled
@@ -27,6 +29,10 @@ class PQError(Exception):
 
 class ConfigurationError(PQError, ValueError):
     """Raised when a setting or option is invalid (no database, naive run_at, bad priority)."""
+
+
+class InvalidScheduleError(ConfigurationError):
+    """Raised when a schedule is invalid: bad cron, bad interval, bad timezone, both or none."""
 
 
 class DatabaseUnavailableError(PQError):
@@ -51,6 +57,10 @@ class UnknownTaskError(PQError):
 
 class TaskNotFoundError(PQError):
     """Raised when a task id or client id matches no row."""
+
+
+class ScheduleNotFoundError(PQError):
+    """Raised when a periodic schedule (name and key) has no row and no declaration in code."""
 
 
 class DuplicateClientIdError(PQError, psycopg.errors.IntegrityError):

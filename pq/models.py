@@ -109,6 +109,8 @@ class Periodic(BaseModel):
     options: dict[str, Any] = Field(default_factory=dict)
     next_run: datetime
     last_run: datetime | None = None
+    declared_in_code: bool = False
+    orphaned_at: datetime | None = None  # set when its code is gone: it then enqueues nothing
 
 
 def coerce_priority(value: Priority | int | str) -> int:

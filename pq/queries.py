@@ -243,3 +243,67 @@ class Queries:
 
     def worker_deregister(self, ex: Executor, worker_id: int) -> None:
         ex.fetch(self.sql("worker_deregister"), {"id": worker_id})
+
+    # -- periodic schedules ------------------------------------------------------------------
+    def periodic_declare(self, ex: Executor, params: dict[str, Any]) -> Row:
+        """Writes a schedule declared in code; `params` as in periodic_declare.sql."""
+        return ex.fetch(self.sql("periodic_declare"), params)[0]
+
+    def periodic_upsert(self, ex: Executor, params: dict[str, Any]) -> Row:
+        """Creates or replaces a schedule through the API; `params` as in periodic_upsert.sql."""
+        return ex.fetch(self.sql("periodic_upsert"), {**params, "channel": self.channel})[0]
+
+    def periodic_orphan_undeclared(
+        self, ex: Executor, declared: list[tuple[str, str]]
+    ) -> list[Row]:
+        names = [name for name, _ in declared]
+        keys = [key for _, key in declared]
+        return ex.fetch(self.sql("periodic_orphan_undeclared"), {"names": names, "keys": keys})
+
+    def periodic_mark_orphaned(self, ex: Executor, periodic_id: int) -> None:
+        ex.fetch(self.sql("periodic_mark_orphaned"), {"id": periodic_id})
+
+    def periodic_delete(self, ex: Executor, name: str, key: str) -> bool:
+        return bool(ex.fetch(self.sql("periodic_delete"), {"name": name, "key": key}))
+
+    def periodic_set_active(
+        self, ex: Executor, name: str, key: str, *, active: bool, resume_run: datetime
+    ) -> Row | None:
+        rows = ex.fetch(
+            self.sql("periodic_set_active"),
+            {
+                "name": name,
+                "key": key,
+                "active": active,
+                "resume_run": resume_run,
+                "channel": self.channel,
+            },
+        )
+        return rows[0] if rows else None
+
+    def periodic_get(self, ex: Executor, name: str, key: str) -> Row | None:
+        rows = ex.fetch(self.sql("periodic_get"), {"name": name, "key": key})
+        return rows[0] if rows else None
+
+    def periodic_list(self, ex: Executor) -> list[Row]:
+        return ex.fetch(self.sql("periodic_list"), {})
+
+    def periodic_lock_due(self, ex: Executor, limit: int) -> list[Row]:
+        return ex.fetch(self.sql("periodic_lock_due"), {"limit": limit})
+
+    def periodic_count_live(self, ex: Executor, periodic_id: int) -> int:
+        rows = ex.fetch(self.sql("periodic_count_live"), {"periodic_id": periodic_id})
+        return int(rows[0]["n"])
+
+    def periodic_advance(
+        self, ex: Executor, periodic_id: int, *, next_run: datetime, last_run: datetime | None
+    ) -> None:
+        ex.fetch(
+            self.sql("periodic_advance"),
+            {"id": periodic_id, "next_run": next_run, "last_run": last_run},
+        )
+
+    def periodic_next_due(self, ex: Executor) -> float | None:
+        """Seconds until the next active schedule is due; None when there is none."""
+        seconds = ex.fetch(self.sql("periodic_next_due"), {})[0]["seconds"]
+        return None if seconds is None else float(seconds)

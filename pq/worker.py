@@ -30,6 +30,7 @@ from pq.migrate import check_schema_current
 from pq.models import OutcomeKind, Priority, coerce_priority
 from pq.outcome import KillReason, Outcome, Usage, classify, usage_of
 from pq.retry import retry_at
+from pq.scheduler import Scheduler, sync_declared
 from pq.settings import WorkerSettings
 from pq.wakeup import Listener, SignalPipe, Waiter
 
@@ -123,6 +124,7 @@ class Worker:
         self.signals = SignalPipe(self._on_stop_signal)
         self.listener: Listener | None = None
         self.conn: psycopg.Connection[Any] | None = None
+        self.scheduler = Scheduler(app)
 
     # -- lifecycle ---------------------------------------------------------------------------
     def run(self) -> int:
@@ -140,6 +142,7 @@ class Worker:
         self.conn = self.app.connect()
         ex = PsycopgExecutor(self.conn)
         check_schema_current(ex, self.queries, upgrade_hint=self.upgrade_hint)
+        sync_declared(self.app, self.conn, datetime.now(UTC))  # the code's schedules
         priorities = sorted(self.settings.priorities) if self.settings.priorities else None
         self.worker_id = self.queries.worker_register(
             ex,
@@ -210,6 +213,7 @@ class Worker:
             if self._done():
                 return
             self._heartbeat_if_due()  # here, so a worker that never idles still heartbeats
+            self._run_due_ticks()
             if self._may_claim():
                 self._claim_and_fork()
                 continue  # re-check before sleeping: an empty claim may have ended a burst
@@ -260,7 +264,7 @@ class Worker:
 
     def _sleep(self) -> None:
         now = time.monotonic()
-        wake_at = [self.next_poll, self.next_heartbeat]
+        wake_at = [self.next_poll, self.next_heartbeat, self.scheduler.next_check]
         wake_at += [c.deadline for c in self.children.values() if c.deadline and not c.killed_for]
         if self.stopping:
             wake_at.append(self.stop_deadline)
@@ -280,6 +284,8 @@ class Worker:
                 self.maybe_work = True
             elif kind == "c":
                 self._cancel_running(int(value))
+            elif kind == "p":  # a schedule was created or resumed: look at it now
+                self.scheduler.next_check = 0.0
 
     def _heartbeat_if_due(self) -> None:
         now = time.monotonic()
@@ -293,6 +299,14 @@ class Worker:
         if self.children:  # the polling fallback for a cancel notice we missed
             for task_id in self.queries.task_list_cancel_requested(ex, self.worker_id):
                 self._cancel_running(task_id)
+
+    def _run_due_ticks(self) -> None:
+        """Enqueues the periodic ticks that are due (see pq/scheduler.py)."""
+        if self.stopping or not self.scheduler.due():
+            return
+        assert self.conn is not None
+        if self.scheduler.run_due(self.conn):
+            self.maybe_work = True  # our own ticks may be for our queues: claim at once
 
     # -- children ----------------------------------------------------------------------------
     def _fork(self, row: dict[str, Any]) -> None:
