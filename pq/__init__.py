@@ -17,11 +17,13 @@ from pq.errors import (
     UnknownTaskError,
 )
 from pq.models import Attempt, OutcomeKind, Periodic, Priority, Task, TaskStatus
+from pq.retry import Backoff, Retry
 from pq.task import TaskFunction, TaskHandle
 
 __all__ = [
     "PQ",
     "Attempt",
+    "Backoff",
     "ConfigurationError",
     "DatabaseUnavailableError",
     "DuplicateClientIdError",
@@ -30,6 +32,7 @@ __all__ = [
     "Periodic",
     "Priority",
     "ResultTimeoutError",
+    "Retry",
     "SchemaOutdatedError",
     "SerializationError",
     "Task",

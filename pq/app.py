@@ -8,7 +8,7 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, ParamSpec, TypeVar, overload
@@ -20,9 +20,10 @@ from pq import embedded
 from pq.db import Executor, PsycopgExecutor, connect, open_pool
 from pq.errors import DuplicateClientIdError, TaskNotFoundError
 from pq.migrate import Migration, apply_migrations
-from pq.models import Priority, Task, TaskStatus
+from pq.models import OutcomeKind, Priority, Task, TaskStatus
 from pq.naming import import_by_name, task_name_of
 from pq.queries import Queries
+from pq.retry import Backoff
 from pq.serialization import Codec
 from pq.settings import Settings
 from pq.task import TaskDecorator, TaskFunction, TaskOptions, resolve_run_at
@@ -140,8 +141,11 @@ class PQ:
         priority: Priority | int | str = Priority.NORMAL,
         queue: str = "default",
         max_runtime: float | None = None,
-        max_memory: int | None = None,
+        max_memory: int | str | None = None,
         retries: int = 0,
+        retry_on: Iterable[OutcomeKind | str] | None = None,
+        backoff: Backoff | float | None = None,
+        max_cpu: float | None = None,
     ) -> TaskDecorator: ...
 
     def task(
@@ -152,12 +156,26 @@ class PQ:
         priority: Priority | int | str = Priority.NORMAL,
         queue: str = "default",
         max_runtime: float | None = None,
-        max_memory: int | None = None,
+        max_memory: int | str | None = None,
         retries: int = 0,
+        retry_on: Iterable[OutcomeKind | str] | None = None,
+        backoff: Backoff | float | None = None,
+        max_cpu: float | None = None,
     ) -> TaskFunction[Any, Any] | TaskDecorator:
-        """Registers a task. `@app.task` or `@app.task(priority=..., max_runtime=...)`."""
+        """Registers a task. `@app.task` or `@app.task(priority=..., max_runtime=...)`.
+
+        retries: extra attempts after a failure whose kind is in retry_on (default: exception,
+        timeout, lost, interrupted), each after `backoff` (see pq.Backoff). max_memory ('512MiB')
+        and max_cpu (seconds) limit the child; see docs/reliability.md.
+        """
         options = TaskOptions(
-            queue=queue, max_runtime=max_runtime, max_memory=max_memory, retries=retries
+            queue=queue,
+            max_runtime=max_runtime,
+            max_memory=max_memory,  # type: ignore[arg-type]  # a size string is parsed here
+            retries=retries,
+            retry_on=retry_on,  # type: ignore[arg-type]  # validated and normalised here
+            backoff=backoff,  # type: ignore[arg-type]
+            max_cpu=max_cpu,
         ).merged(priority=priority)
 
         def register(func: Callable[..., Any]) -> TaskFunction[Any, Any]:

@@ -192,3 +192,23 @@ class Queries:
 
     def worker_deregister(self, ex: Executor, worker_id: int) -> None:
         ex.fetch(self.sql("worker_deregister"), {"id": worker_id})
+
+    # -- reliability (rescue of lost workers, release after a reconnect) ---------------------
+    def task_rescue_lost(self, ex: Executor, rescuer: int) -> list[Row]:
+        """Ends the attempts of lost workers as 'lost'; returns the rows it changed."""
+        return ex.fetch(
+            self.sql("task_rescue_lost"),
+            {"rescuer": rescuer, "channel": self.channel, "channel_done": self.channel_done},
+        )
+
+    def task_release_unowned(self, ex: Executor, worker_id: int, keep: list[int]) -> list[Row]:
+        """Ends this worker's running attempts other than `keep` as 'lost'."""
+        return ex.fetch(
+            self.sql("task_release_unowned"),
+            {
+                "worker_id": worker_id,
+                "keep": keep,
+                "channel": self.channel,
+                "channel_done": self.channel_done,
+            },
+        )

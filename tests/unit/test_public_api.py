@@ -12,6 +12,7 @@ def test_exported_names_are_pinned() -> None:
     assert set(pq.__all__) == {
         "PQ",
         "Attempt",
+        "Backoff",
         "ConfigurationError",
         "DatabaseUnavailableError",
         "DuplicateClientIdError",
@@ -20,6 +21,7 @@ def test_exported_names_are_pinned() -> None:
         "Periodic",
         "Priority",
         "ResultTimeoutError",
+        "Retry",
         "SchemaOutdatedError",
         "SerializationError",
         "Task",
