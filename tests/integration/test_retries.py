@@ -111,9 +111,7 @@ def test_raising_retry_without_attempts_left_fails_and_says_so(app: PQ, tmp_path
     assert "no attempts are left" in (task.error or "")
 
 
-def test_a_task_that_crashes_its_child_is_not_retried_by_default(
-    app: PQ, tmp_path: Path
-) -> None:
+def test_a_task_that_crashes_its_child_is_not_retried_by_default(app: PQ, tmp_path: Path) -> None:
     log = tmp_path / "runs"
     poison = app.task(reliability.crash, retries=5, backoff=0)
     handle = poison.delay(str(log))

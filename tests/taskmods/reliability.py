@@ -77,5 +77,7 @@ def count_side_effect(dsn: str, key: int, seconds: float = 0.0) -> int:
     if seconds:
         time.sleep(seconds)
     with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute("INSERT INTO pq_side_effects (task_key, pid) VALUES (%s, %s)", (key, os.getpid()))
+        conn.execute(
+            "INSERT INTO pq_side_effects (task_key, pid) VALUES (%s, %s)", (key, os.getpid())
+        )
     return key

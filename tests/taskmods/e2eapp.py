@@ -1,0 +1,16 @@
+"""The app `pq worker` runs in the end-to-end tests: PQ() takes PQ_DATABASE_URL."""
+
+from __future__ import annotations
+
+from taskmods import reliability
+
+from pq import PQ
+
+app = PQ()
+
+slow = app.task(reliability.parent_pid_after, name="slow", retries=1, backoff=0)
+slow_no_retry = app.task(reliability.parent_pid_after, name="slow_no_retry")
+side_effect = app.task(reliability.count_side_effect, name="side_effect")
+side_effect_retried = app.task(
+    reliability.count_side_effect, name="side_effect_retried", retries=5, backoff=0.05
+)
