@@ -6,7 +6,6 @@ import os
 import signal
 from pathlib import Path
 
-import psycopg
 from taskmods import e2eapp, funcs
 from waiting import wait_until
 from workerproc import WorkerProcess, kill_orphans, registered_workers, terminate_backends, workers

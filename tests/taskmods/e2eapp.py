@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from taskmods import reliability
-
 from pq import PQ
+from taskmods import reliability
 
 app = PQ()
 
