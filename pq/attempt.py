@@ -1,12 +1,14 @@
 """One running attempt as the parent tracks it, and the record written when it ends.
 
-Pure bookkeeping (no SQL, no fork): the worker owns the processes, this module owns what
-is known about them and the shape of the row that `task_finish` writes.
+No SQL and no fork here: the worker owns the processes; this module holds what is known
+about each one (its report, read off its pipe) and the shape of the row `task_finish` writes.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -15,6 +17,8 @@ from pq.limits import Limits
 from pq.models import OutcomeKind
 from pq.outcome import KillReason, Outcome, Usage, summary
 from pq.retry import retry_at
+
+log = logging.getLogger("pq.worker")
 
 
 @dataclass
@@ -34,6 +38,26 @@ class Child:
     @property
     def deadline(self) -> float | None:
         return None if self.max_runtime is None else self.started + self.max_runtime
+
+    def read_available(self) -> bool:
+        """Reads what the pipe holds now (a report may exceed one pipe buffer).
+
+        Returns False once the child closed its end (EOF).
+        """
+        while self.pipe_open:
+            try:
+                chunk = os.read(self.read_fd, 65536)
+            except BlockingIOError:
+                return True
+            if not chunk:
+                return False
+            self.report += chunk
+        return False
+
+    def close_pipe(self) -> None:
+        if self.pipe_open:
+            self.pipe_open = False
+            os.close(self.read_fd)
 
 
 def parse_report(data: bytes) -> dict[str, Any] | None:
@@ -92,3 +116,17 @@ def finish_record(row: dict[str, Any], outcome: Outcome, usage: Usage) -> dict[s
             "finished_at": datetime.now(UTC).isoformat(),
         },
     }
+
+
+def log_outcome(row: dict[str, Any], outcome: Outcome, usage: Usage) -> None:
+    level = logging.INFO if outcome.kind is OutcomeKind.SUCCESS else logging.WARNING
+    log.log(
+        level,
+        "task %s (%s) attempt %s: %s in %.3fs%s",
+        row["id"],
+        row["name"],
+        row["attempts"],
+        outcome.kind.value,
+        usage.duration,
+        "" if outcome.error is None else f": {outcome.error.strip().splitlines()[-1]}",
+    )

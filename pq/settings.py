@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from pq.errors import ConfigurationError
 
@@ -107,3 +108,20 @@ class WorkerSettings:
                 f"lease={self.lease}s must be longer than heartbeat_interval="
                 f"{self.heartbeat_interval}s, or live workers would be taken for lost"
             )
+
+
+def build_worker_settings(
+    *,
+    priorities: set[Any] | None = None,
+    queues: list[str] | None = None,
+    **values: Any,
+) -> WorkerSettings:
+    """WorkerSettings from keyword options where None means "not given" (CLI, run_worker)."""
+    from pq.models import coerce_priority
+
+    given = {k: v for k, v in values.items() if v is not None}
+    if queues:
+        given["queues"] = tuple(queues)
+    if priorities:
+        given["priorities"] = frozenset(coerce_priority(p) for p in priorities)
+    return WorkerSettings(**given)

@@ -19,15 +19,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pq._version import __version__
-from pq.attempt import Child, finish_record, parse_report
+from pq.attempt import Child, finish_record, log_outcome, parse_report
 from pq.child import run_child
 from pq.db import PsycopgExecutor
 from pq.limits import Limits
 from pq.maintenance import release_unowned_tasks, rescue_lost_tasks
 from pq.migrate import check_schema_current
-from pq.models import OutcomeKind, Priority, coerce_priority
 from pq.outcome import KillReason, Usage, classify, usage_of
-from pq.settings import WorkerSettings
+from pq.settings import WorkerSettings, build_worker_settings
 from pq.wakeup import SignalPipe, Waiter
 from pq.worker_link import DatabaseLink
 
@@ -38,6 +37,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("pq.worker")
 
+__all__ = ["Hooks", "Worker", "build_worker_settings", "run"]  # callers import these from here
+
 
 @dataclass(frozen=True)
 class Hooks:
@@ -45,20 +46,6 @@ class Hooks:
 
     pre_execute: Callable[..., Any] | None = None
     post_execute: Callable[..., Any] | None = None
-
-
-def build_worker_settings(
-    *,
-    priorities: set[Priority | int | str] | None = None,
-    queues: list[str] | None = None,
-    **values: Any,
-) -> WorkerSettings:
-    given = {k: v for k, v in values.items() if v is not None}
-    if queues:
-        given["queues"] = tuple(queues)
-    if priorities:
-        given["priorities"] = frozenset(coerce_priority(p) for p in priorities)
-    return WorkerSettings(**given)
 
 
 def run(
@@ -322,6 +309,9 @@ class Worker:
                     lambda ex: release_unowned_tasks(self.queries, ex, self.worker_id, keep),
                 )
             self.next_heartbeat = 0.0
+            # Peers lost the database too and reconnect within a few seconds: give them a
+            # lease to heartbeat again before taking anyone for lost.
+            self.next_rescue = time.monotonic() + self.settings.lease
         if self.link.complete and listener_was_down:
             self.maybe_work = True  # notifications sent while it was down are gone
 
@@ -347,18 +337,9 @@ class Worker:
         self.waiter.watch(read_fd, child)
 
     def _read_report(self, child: Child) -> None:
-        """Reads what the pipe holds now; the child may write more than one pipe buffer."""
-        while child.pipe_open:
-            try:
-                chunk = os.read(child.read_fd, 65536)
-            except BlockingIOError:
-                return
-            if not chunk:
-                child.pipe_open = False
-                self.waiter.unwatch(child.read_fd)
-                os.close(child.read_fd)
-                return
-            child.report += chunk
+        if not child.read_available():
+            self.waiter.unwatch(child.read_fd)
+            child.close_pipe()
 
     def _reap(self, *, block: bool = False) -> None:
         while self.children:
@@ -377,27 +358,14 @@ class Worker:
     def _collect(self, child: Child, status: int, usage: Usage) -> None:
         # The child has exited, so everything it wrote is in the pipe; a grandchild may still
         # hold the write end open, so read what is there instead of waiting for EOF.
-        self._read_report(child)
-        if child.pipe_open:
-            self.waiter.unwatch(child.read_fd)
-            os.close(child.read_fd)
-            child.pipe_open = False
+        child.read_available()
+        self.waiter.unwatch(child.read_fd)
+        child.close_pipe()
         report = parse_report(bytes(child.report))
         outcome = classify(status, report, child.killed_for, max_runtime=child.max_runtime)
         self.finished.append(finish_record(child.row, outcome, usage))
         self.processed += 1
-        row = child.row
-        level = logging.INFO if outcome.kind is OutcomeKind.SUCCESS else logging.WARNING
-        log.log(
-            level,
-            "task %s (%s) attempt %s: %s in %.3fs%s",
-            row["id"],
-            row["name"],
-            row["attempts"],
-            outcome.kind.value,
-            usage.duration,
-            "" if outcome.error is None else f": {outcome.error.strip().splitlines()[-1]}",
-        )
+        log_outcome(child.row, outcome, usage)
 
     def _flush(self) -> None:
         if not self.finished or not self.link.up:
