@@ -6,10 +6,12 @@ import os
 import signal
 from pathlib import Path
 
+import psycopg
 from taskmods import e2eapp, funcs
 from waiting import wait_until
 from workerproc import WorkerProcess, kill_orphans, registered_workers, terminate_backends, workers
 
+import pq
 from pq import PQ, OutcomeKind, TaskStatus
 
 
@@ -143,3 +145,32 @@ def test_pg_terminate_backend_on_every_worker_connection_loses_nothing(
     task = app.get_task(running)
     assert task is not None and len(task.history) == 1  # recorded once, not twice
     assert "connection lost" in w.text()
+
+
+def test_a_task_longer_than_the_lease_is_not_taken_for_lost(
+    app: PQ, db_url: str, tmp_path: Path
+) -> None:
+    task_id = app.enqueue(e2eapp.slow, 4)  # twice the 2 s lease of these tests
+    with workers(db_url, tmp_path, 2, "--concurrency", "1"):
+        task = wait_until(
+            lambda: (t := app.get_task(task_id)) and t.status is TaskStatus.COMPLETED and t,
+            timeout=30,
+        )
+    assert [a.outcome for a in task.history] == [OutcomeKind.SUCCESS]
+
+
+def test_a_worker_registers_what_it_runs_and_heartbeats(db_url: str, tmp_path: Path) -> None:
+    query = (
+        "SELECT host, pid, queues, concurrency, version, lease_seconds, last_heartbeat_at "
+        "FROM pq_workers"
+    )
+    with (
+        workers(db_url, tmp_path, 1, "-q", "mail", "-c", "3", "--lease", "7") as (w,),
+        psycopg.connect(db_url, autocommit=True) as conn,
+    ):
+        wait_until(lambda: registered_workers(db_url) == 1, timeout=20)
+        first = conn.execute(query).fetchone()
+        assert first is not None
+        assert first[1:6] == (w.pid, ["mail"], 3, pq.__version__, 7.0)
+        assert first[0]
+        wait_until(lambda: conn.execute(query).fetchone()[6] > first[6], timeout=10)  # type: ignore[index]
