@@ -18,17 +18,19 @@ from contextlib import suppress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import psycopg
+
 from pq._version import __version__
 from pq.attempt import Child, finish_record, log_outcome, parse_report
 from pq.child import run_child
-from pq.db import PsycopgExecutor
+from pq.db import PsycopgExecutor, connect
 from pq.limits import Limits
 from pq.maintenance import release_unowned_tasks, rescue_lost_tasks
 from pq.migrate import check_schema_current
 from pq.outcome import KillReason, Usage, classify, usage_of
 from pq.settings import WorkerSettings, build_worker_settings
 from pq.wakeup import SignalPipe, Waiter
-from pq.worker_link import DatabaseLink
+from pq.worker_link import WORKER_CONNECTION_OPTIONS, DatabaseLink
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -90,7 +92,7 @@ class Worker:
         self.waiter = Waiter()
         self.signals = SignalPipe(self._on_stop_signal)
         listen = None if settings.poll_only else self._listen
-        self.link = DatabaseLink(app.connect, listen, self.waiter)
+        self.link = DatabaseLink(self._connect, listen, self.waiter)
 
     # -- lifecycle ---------------------------------------------------------------------------
     def run(self) -> int:
@@ -117,6 +119,9 @@ class Worker:
             sorted(self.settings.priorities) if self.settings.priorities else "all",
             self.settings.concurrency,
         )
+
+    def _connect(self) -> psycopg.Connection[Any]:
+        return connect(self.app.database_url, **WORKER_CONNECTION_OPTIONS)
 
     def _listen(self, ex: PsycopgExecutor) -> None:
         self.queries.listen(ex, self.queries.channel)

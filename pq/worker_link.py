@@ -31,6 +31,18 @@ CONNECTION_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError, DatabaseU
 RECONNECT_FIRST_DELAY = 0.1
 RECONNECT_MAX_DELAY = 5.0
 
+# A network cut sends no reset: without these a worker would wait on a dead socket forever
+# (an idle LISTEN connection never notices). Keepalives find an idle dead peer in about
+# 10 + 3 x 5 s and tcp_user_timeout a dead peer with unacknowledged data in 20 s, both
+# within the default 30 s lease. Unix sockets ignore them.
+WORKER_CONNECTION_OPTIONS: dict[str, Any] = {
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 20_000,
+}
+
 
 class DatabaseLink:
     """Owns the work connection and (unless poll-only) the listener; reconnects both."""
