@@ -1,4 +1,4 @@
-"""Housekeeping any live worker does for the fleet: rescuing the tasks of lost workers.
+"""A worker's part in the fleet: registering, and rescuing the tasks of lost workers.
 
 A worker is lost when its heartbeat is older than its lease (the parent heartbeats, not the
 task code, so a busy or hung task cannot make its worker look dead). Rescue depends only on
@@ -9,11 +9,30 @@ lease + one rescue interval.
 from __future__ import annotations
 
 import logging
+import os
+import socket
 
+from pq._version import __version__
 from pq.db import Executor
 from pq.queries import Queries
+from pq.settings import WorkerSettings
 
 log = logging.getLogger("pq.maintenance")
+
+
+def register_worker(queries: Queries, ex: Executor, settings: WorkerSettings) -> int:
+    """Adds this process to pq_workers; the id it returns fences every attempt it claims."""
+    priorities = sorted(settings.priorities) if settings.priorities else None
+    return queries.worker_register(
+        ex,
+        host=socket.gethostname(),
+        pid=os.getpid(),
+        version=__version__,
+        queues=list(settings.queues),
+        priorities=priorities,
+        concurrency=settings.concurrency,
+        lease_seconds=settings.lease,
+    )
 
 
 def rescue_lost_tasks(queries: Queries, ex: Executor, rescuer: int) -> int:

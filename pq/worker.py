@@ -12,7 +12,6 @@ import gc
 import logging
 import os
 import signal
-import socket
 import time
 from contextlib import suppress
 from dataclasses import dataclass
@@ -20,12 +19,11 @@ from typing import TYPE_CHECKING, Any
 
 import psycopg
 
-from pq._version import __version__
 from pq.attempt import Child, finish_record, log_outcome, parse_report
 from pq.child import run_child
 from pq.db import PsycopgExecutor, connect
 from pq.limits import Limits
-from pq.maintenance import release_unowned_tasks, rescue_lost_tasks
+from pq.maintenance import register_worker, release_unowned_tasks, rescue_lost_tasks
 from pq.migrate import check_schema_current
 from pq.outcome import KillReason, Usage, classify, usage_of
 from pq.settings import WorkerSettings, build_worker_settings
@@ -127,17 +125,7 @@ class Worker:
         self.queries.listen(ex, self.queries.channel)
 
     def _register(self, ex: PsycopgExecutor) -> int:
-        priorities = sorted(self.settings.priorities) if self.settings.priorities else None
-        return self.queries.worker_register(
-            ex,
-            host=socket.gethostname(),
-            pid=os.getpid(),
-            version=__version__,
-            queues=list(self.settings.queues),
-            priorities=priorities,
-            concurrency=self.settings.concurrency,
-            lease_seconds=self.settings.lease,
-        )
+        return register_worker(self.queries, ex, self.settings)
 
     def _close(self) -> None:
         if self.children:  # only on an unexpected error: do not leave orphans running
