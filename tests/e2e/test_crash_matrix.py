@@ -44,9 +44,8 @@ def test_kill_9_of_a_worker_mid_task_another_worker_rescues_and_reruns(
     first = WorkerProcess(db_url, tmp_path / "first.log")
     try:
         orphans = wait_until(first.children, timeout=20)
-        first.kill()
     finally:
-        first.kill()
+        first.kill()  # SIGKILL: no drain, no deregistration, no last words
     kill_orphans(orphans)
     with workers(db_url, tmp_path) as (second,):
         task = wait_until(
