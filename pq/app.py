@@ -168,15 +168,17 @@ class PQ:
         timeout, lost, interrupted), each after `backoff` (see pq.Backoff). max_memory ('512MiB')
         and max_cpu (seconds) limit the child; see docs/reliability.md.
         """
-        options = TaskOptions(
+        # merged() validates and normalises (sizes, outcome names, backoff numbers).
+        options = TaskOptions().merged(
+            priority=priority,
             queue=queue,
             max_runtime=max_runtime,
-            max_memory=max_memory,  # type: ignore[arg-type]  # a size string is parsed here
+            max_memory=max_memory,
             retries=retries,
-            retry_on=retry_on,  # type: ignore[arg-type]  # validated and normalised here
-            backoff=backoff,  # type: ignore[arg-type]
+            retry_on=retry_on,
+            backoff=backoff,
             max_cpu=max_cpu,
-        ).merged(priority=priority)
+        )
 
         def register(func: Callable[..., Any]) -> TaskFunction[Any, Any]:
             task_fn = TaskFunction(self, func, name or task_name_of(func), options)
