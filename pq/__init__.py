@@ -20,11 +20,13 @@ from pq.errors import (
 )
 from pq.models import Attempt, OutcomeKind, Periodic, Priority, Task, TaskStatus
 from pq.periodic_task import PeriodicFunction
+from pq.retry import Backoff, Retry
 from pq.task import TaskFunction, TaskHandle
 
 __all__ = [
     "PQ",
     "Attempt",
+    "Backoff",
     "ConfigurationError",
     "DatabaseUnavailableError",
     "DuplicateClientIdError",
@@ -35,6 +37,7 @@ __all__ = [
     "PeriodicFunction",
     "Priority",
     "ResultTimeoutError",
+    "Retry",
     "ScheduleNotFoundError",
     "SchemaOutdatedError",
     "SerializationError",

@@ -8,7 +8,7 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
@@ -20,9 +20,10 @@ from pq import embedded
 from pq.db import Executor, PsycopgExecutor, connect, open_pool
 from pq.errors import DuplicateClientIdError, TaskNotFoundError
 from pq.migrate import Migration, apply_migrations
-from pq.models import Priority, Task, TaskStatus
+from pq.models import OutcomeKind, Priority, Task, TaskStatus
 from pq.naming import import_by_name, task_name_of
 from pq.queries import Queries
+from pq.retry import Backoff
 from pq.schedules import SchedulesMixin
 from pq.serialization import Codec
 from pq.settings import Settings
@@ -148,8 +149,11 @@ class PQ(SchedulesMixin):
         priority: Priority | int | str = Priority.NORMAL,
         queue: str = "default",
         max_runtime: float | None = None,
-        max_memory: int | None = None,
+        max_memory: int | str | None = None,
         retries: int = 0,
+        retry_on: Iterable[OutcomeKind | str] | None = None,
+        backoff: Backoff | float | None = None,
+        max_cpu: float | None = None,
     ) -> TaskDecorator: ...
 
     def task(
@@ -160,13 +164,29 @@ class PQ(SchedulesMixin):
         priority: Priority | int | str = Priority.NORMAL,
         queue: str = "default",
         max_runtime: float | None = None,
-        max_memory: int | None = None,
+        max_memory: int | str | None = None,
         retries: int = 0,
+        retry_on: Iterable[OutcomeKind | str] | None = None,
+        backoff: Backoff | float | None = None,
+        max_cpu: float | None = None,
     ) -> TaskFunction[Any, Any] | TaskDecorator:
-        """Registers a task. `@app.task` or `@app.task(priority=..., max_runtime=...)`."""
-        options = TaskOptions(
-            queue=queue, max_runtime=max_runtime, max_memory=max_memory, retries=retries
-        ).merged(priority=priority)
+        """Registers a task. `@app.task` or `@app.task(priority=..., max_runtime=...)`.
+
+        retries: extra attempts after a failure whose kind is in retry_on (default: exception,
+        timeout, lost, interrupted), each after `backoff` (see pq.Backoff). max_memory ('512MiB')
+        and max_cpu (seconds) limit the child; see docs/reliability.md.
+        """
+        # merged() validates and normalises (sizes, outcome names, backoff numbers).
+        options = TaskOptions().merged(
+            priority=priority,
+            queue=queue,
+            max_runtime=max_runtime,
+            max_memory=max_memory,
+            retries=retries,
+            retry_on=retry_on,
+            backoff=backoff,
+            max_cpu=max_cpu,
+        )
 
         def register(func: Callable[..., Any]) -> TaskFunction[Any, Any]:
             task_fn = TaskFunction(self, func, name or task_name_of(func), options)

@@ -17,7 +17,9 @@ import traceback
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from pq.limits import Limits
 from pq.models import OutcomeKind, Task
+from pq.retry import Retry
 from pq.serialization import restore_arguments
 
 if TYPE_CHECKING:
@@ -28,12 +30,14 @@ if TYPE_CHECKING:
 EXIT_REPORT_FAILED = 70
 
 
-def run_child(app: PQ, row: dict[str, Any], write_fd: int, hooks: Hooks) -> NoReturn:
+def run_child(
+    app: PQ, row: dict[str, Any], write_fd: int, hooks: Hooks, limits: Limits
+) -> NoReturn:
     """Runs one task in this (forked) process, reports to the parent, and exits."""
     code = 0
     try:
         _become_independent()
-        report = _execute(app, row, hooks)
+        report = _execute(app, row, hooks, limits)
         try:
             payload = json.dumps(report).encode()
         except (TypeError, ValueError) as exc:
@@ -64,8 +68,10 @@ def _become_independent() -> None:
         signal.signal(signum, signal.SIG_DFL)
 
 
-def _execute(app: PQ, row: dict[str, Any], hooks: Hooks) -> dict[str, Any]:
+def _execute(app: PQ, row: dict[str, Any], hooks: Hooks, limits: Limits) -> dict[str, Any]:
     try:
+        # Before anything of the task's runs, decoding its arguments included.
+        limits.apply()
         task = Task.model_validate(row)
         fn = app.resolve(task.name)
         args, kwargs = app.codec.decode_arguments(task.args, task.kwargs)
@@ -86,7 +92,7 @@ def _execute(app: PQ, row: dict[str, Any], hooks: Hooks) -> dict[str, Any]:
         result = _call(fn, *args, **kwargs)
         encoded = app.codec.encode_value(result, what="the return value")
     except BaseException as exc:
-        report = _failure(_kind_of(exc), exc)
+        report = _failure_of(exc, limits)
         report["error"] = _run_post_hook(hooks, task, exc, report["error"])
         return report
     hook_error = _run_post_hook(hooks, task, None, None)
@@ -116,8 +122,24 @@ def _call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     return result
 
 
-def _kind_of(exc: BaseException) -> OutcomeKind:
-    return OutcomeKind.MEMORY if isinstance(exc, MemoryError) else OutcomeKind.EXCEPTION
+def _failure_of(exc: BaseException, limits: Limits) -> dict[str, Any]:
+    if isinstance(exc, Retry):
+        when = "" if exc.countdown is None else f" in {exc.countdown:g}s"
+        return {
+            "ok": False,
+            "kind": OutcomeKind.EXCEPTION.value,
+            "error": f"pq.Retry: {exc}; retry requested{when}",
+            "retry": True,
+            "retry_countdown": exc.countdown,
+        }
+    if isinstance(exc, MemoryError):
+        # The frames still hold what the task allocated; free it so formatting the traceback
+        # does not hit the limit again.
+        traceback.clear_frames(exc.__traceback__)
+        report = _failure(OutcomeKind.MEMORY, exc)
+        report["error"] = f"{limits.memory_message()}\n{report['error']}"
+        return report
+    return _failure(OutcomeKind.EXCEPTION, exc)
 
 
 def _failure(kind: OutcomeKind, exc: BaseException) -> dict[str, Any]:

@@ -99,6 +99,26 @@ def worker(
     poll_only: Annotated[
         bool, typer.Option("--poll-only", help="Do not LISTEN (for PgBouncer in transaction mode).")
     ] = False,
+    max_memory: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(help="Memory limit of each child, e.g. 512MiB (tasks may set their own)."),
+    ] = None,
+    max_cpu: Annotated[
+        Optional[float],  # noqa: UP045
+        typer.Option(help="CPU seconds limit of each child (tasks may set their own)."),
+    ] = None,
+    drain_timeout: Annotated[
+        Optional[float],  # noqa: UP045
+        typer.Option(help="On SIGTERM, seconds running tasks get to finish. Default 30."),
+    ] = None,
+    lease: Annotated[
+        Optional[float],  # noqa: UP045
+        typer.Option(help="Seconds without a heartbeat before this worker counts as lost."),
+    ] = None,
+    heartbeat_interval: Annotated[
+        Optional[float],  # noqa: UP045
+        typer.Option(help="Seconds between heartbeats (and rescue checks). Default 5."),
+    ] = None,
     pre_execute: Annotated[
         Optional[str],  # noqa: UP045
         typer.Option(help="module:function run in the child before each task."),
@@ -119,18 +139,21 @@ def worker(
             load_callable(pre_execute, "--pre-execute") if pre_execute else None,
             load_callable(post_execute, "--post-execute") if post_execute else None,
         )
-        try:
-            settings = build_worker_settings(
-                priorities=set(priority) if priority else None,
-                queues=queue,
-                concurrency=concurrency,
-                max_runtime=max_runtime,
-                poll_interval=poll_interval,
-                burst=burst,
-                poll_only=poll_only,
-            )
-        except ValueError as exc:
-            raise typer.BadParameter(str(exc)) from None
+        # A bad value (priority, size, ...) is a ConfigurationError: one line, exit 1.
+        settings = build_worker_settings(
+            priorities=set(priority) if priority else None,
+            queues=queue,
+            concurrency=concurrency,
+            max_runtime=max_runtime,
+            poll_interval=poll_interval,
+            burst=burst,
+            poll_only=poll_only,
+            max_memory=max_memory,
+            max_cpu=max_cpu,
+            drain_timeout=drain_timeout,
+            lease=lease,
+            heartbeat_interval=heartbeat_interval,
+        )
         run(pq_app, settings, hooks, upgrade_hint=f"pq migrate {app}")
 
 

@@ -61,10 +61,13 @@ def describe_url(url: str) -> str:
     return " ".join(f"{k}={v}" for k, v in info.items())
 
 
-def connect(url: str, *, autocommit: bool = True) -> psycopg.Connection[Any]:
-    """Opens one connection, turning every failure into a clear DatabaseUnavailableError."""
+def connect(url: str, *, autocommit: bool = True, **options: Any) -> psycopg.Connection[Any]:
+    """Opens one connection, turning every failure into a clear DatabaseUnavailableError.
+
+    `options` are extra libpq parameters (e.g. the worker's TCP keepalives).
+    """
     try:
-        return psycopg.connect(url, autocommit=autocommit, connect_timeout=10)
+        return psycopg.connect(url, autocommit=autocommit, connect_timeout=10, **options)
     except psycopg.ProgrammingError as exc:
         raise DatabaseUnavailableError(
             f"the database URL is invalid ({exc}); expected e.g. postgresql://user@host:5432/db"

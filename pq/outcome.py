@@ -37,6 +37,7 @@ class Outcome:
     exit_code: int | None = None
     signal: int | None = None
     retry_countdown: float | None = None  # from `raise pq.Retry(countdown=...)`
+    retry_requested: bool = False  # the task raised pq.Retry
 
 
 def _signal_name(number: int) -> str:
@@ -79,6 +80,7 @@ def _from_report(report: dict[str, Any], code: int) -> Outcome:
         error=report.get("error"),
         exit_code=code,
         retry_countdown=float(countdown) if countdown is not None else None,
+        retry_requested=bool(report.get("retry")),
     )
 
 
@@ -86,6 +88,12 @@ def _from_signal(signum: int, killed_for: KillReason | None, max_runtime: float 
     if killed_for is not None:
         return _from_kill(killed_for, signum, max_runtime, None)
     name = _signal_name(signum)
+    if signum == signal.SIGXCPU:
+        return Outcome(
+            OutcomeKind.TIMEOUT,
+            error="the task used more CPU time than its max_cpu limit (SIGXCPU)",
+            signal=signum,
+        )
     if signum == signal.SIGKILL:
         return Outcome(
             OutcomeKind.MEMORY,
@@ -124,3 +132,18 @@ def usage_of(rusage: Any, duration: float) -> Usage:
         max_rss_kib=int(rusage.ru_maxrss),
         cpu_seconds=round(float(rusage.ru_utime + rusage.ru_stime), 6),
     )
+
+
+def summary(outcome: Outcome, usage: Usage, attempt: int, max_attempts: int) -> str:
+    """One line heading an attempt's error text: how it ended and what it used."""
+    parts = [f"attempt {attempt} of {max_attempts}: {outcome.kind.value}"]
+    if outcome.signal is not None:
+        parts.append(f"signal {_signal_name(outcome.signal)}")
+    elif outcome.exit_code is not None:
+        parts.append(f"exit code {outcome.exit_code}")
+    parts.append(f"{usage.duration:.3f}s")
+    if usage.max_rss_kib is not None:
+        parts.append(f"peak RSS {usage.max_rss_kib / 1024:.1f} MiB")
+    if usage.cpu_seconds is not None:
+        parts.append(f"CPU {usage.cpu_seconds:.3f}s")
+    return "[" + ", ".join(parts) + "]"

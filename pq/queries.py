@@ -307,3 +307,23 @@ class Queries:
         """Seconds until the next active schedule is due; None when there is none."""
         seconds = ex.fetch(self.sql("periodic_next_due"), {})[0]["seconds"]
         return None if seconds is None else float(seconds)
+
+    # -- reliability (rescue of lost workers, release after a reconnect) ---------------------
+    def task_rescue_lost(self, ex: Executor, rescuer: int) -> list[Row]:
+        """Ends the attempts of lost workers as 'lost'; returns the rows it changed."""
+        return ex.fetch(
+            self.sql("task_rescue_lost"),
+            {"rescuer": rescuer, "channel": self.channel, "channel_done": self.channel_done},
+        )
+
+    def task_release_unowned(self, ex: Executor, worker_id: int, keep: list[int]) -> list[Row]:
+        """Ends this worker's running attempts other than `keep` as 'lost'."""
+        return ex.fetch(
+            self.sql("task_release_unowned"),
+            {
+                "worker_id": worker_id,
+                "keep": keep,
+                "channel": self.channel,
+                "channel_done": self.channel_done,
+            },
+        )

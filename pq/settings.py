@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from pq.errors import ConfigurationError
 
@@ -77,7 +78,9 @@ class WorkerSettings:
     priorities: frozenset[int] | None = None  # None: every priority
     poll_interval: float = field(default_factory=lambda: _env_float("PQ_POLL_INTERVAL", 1.0))
     max_runtime: float | None = None  # default for tasks that set none
-    max_memory: int | None = None  # bytes; default for tasks that set none
+    # bytes ('512MiB' accepted); default for tasks that set none. Env: PQ_MAX_MEMORY.
+    max_memory: int | None = field(default_factory=lambda: os.environ.get("PQ_MAX_MEMORY") or None)  # type: ignore[assignment]
+    max_cpu: float | None = None  # CPU seconds; default for tasks that set none
     heartbeat_interval: float = field(
         default_factory=lambda: _env_float("PQ_HEARTBEAT_INTERVAL", 5.0)
     )
@@ -87,6 +90,11 @@ class WorkerSettings:
     burst: bool = False  # exit once nothing is left to run
 
     def __post_init__(self) -> None:
+        from pq.limits import parse_size
+
+        object.__setattr__(self, "max_memory", parse_size(self.max_memory))
+        if self.max_cpu is not None and self.max_cpu <= 0:
+            raise ConfigurationError(f"max_cpu={self.max_cpu}: it must be > 0 CPU seconds")
         if self.concurrency < 1:
             raise ConfigurationError(f"concurrency={self.concurrency}: it must be at least 1")
         if self.poll_interval <= 0:
@@ -100,3 +108,20 @@ class WorkerSettings:
                 f"lease={self.lease}s must be longer than heartbeat_interval="
                 f"{self.heartbeat_interval}s, or live workers would be taken for lost"
             )
+
+
+def build_worker_settings(
+    *,
+    priorities: set[Any] | None = None,
+    queues: list[str] | None = None,
+    **values: Any,
+) -> WorkerSettings:
+    """WorkerSettings from keyword options where None means "not given" (CLI, run_worker)."""
+    from pq.models import coerce_priority
+
+    given = {k: v for k, v in values.items() if v is not None}
+    if queues:
+        given["queues"] = tuple(queues)
+    if priorities:
+        given["priorities"] = frozenset(coerce_priority(p) for p in priorities)
+    return WorkerSettings(**given)

@@ -16,7 +16,9 @@ from pq.errors import (
     TaskFailedError,
     TaskNotFoundError,
 )
-from pq.models import Priority, Task, TaskStatus, coerce_priority
+from pq.limits import parse_size
+from pq.models import OutcomeKind, Priority, Task, TaskStatus, coerce_priority
+from pq.retry import Backoff, coerce_backoff, coerce_retry_on
 
 if TYPE_CHECKING:
     from pq.app import PQ
@@ -32,11 +34,20 @@ class TaskOptions:
     priority: int = int(Priority.NORMAL)
     queue: str = "default"
     max_runtime: float | None = None
-    max_memory: int | None = None
+    max_memory: int | None = None  # bytes ('512MiB' is accepted and converted)
     retries: int = 0
+    retry_on: tuple[str, ...] | None = None  # outcome kinds; None: pq.retry.DEFAULT_RETRY_ON
+    backoff: Backoff | None = None  # None: pq.retry.DEFAULT_BACKOFF
+    max_cpu: float | None = None  # CPU seconds
     extra: Mapping[str, Any] = field(default_factory=dict)  # stored as-is in the row's options
 
     def __post_init__(self) -> None:
+        # Normalised here so every path (decorator, apply_async) stores the same shape.
+        object.__setattr__(self, "max_memory", parse_size(self.max_memory))
+        object.__setattr__(self, "retry_on", coerce_retry_on(self.retry_on))
+        object.__setattr__(self, "backoff", coerce_backoff(self.backoff))
+        if self.max_cpu is not None and self.max_cpu <= 0:
+            raise ConfigurationError(f"max_cpu={self.max_cpu}: it must be > 0 CPU seconds")
         if self.max_runtime is not None and self.max_runtime <= 0:
             raise ConfigurationError(f"max_runtime={self.max_runtime}: it must be > 0 seconds")
         if self.retries < 0:
@@ -50,6 +61,12 @@ class TaskOptions:
             options["max_runtime"] = self.max_runtime
         if self.max_memory is not None:
             options["max_memory"] = self.max_memory
+        if self.max_cpu is not None:
+            options["max_cpu"] = self.max_cpu
+        if self.retry_on is not None:
+            options["retry_on"] = list(self.retry_on)
+        if self.backoff is not None:
+            options["backoff"] = self.backoff.to_options()
         return options
 
     def merged(self, **changes: Any) -> TaskOptions:
@@ -154,8 +171,22 @@ class TaskFunction(Generic[P, R]):
         queue: str | None = None,
         max_runtime: float | None = None,
         connection: Any = None,
+        retries: int | None = None,
+        retry_on: Iterable[OutcomeKind | str] | None = None,
+        backoff: Backoff | float | None = None,
+        max_memory: int | str | None = None,
+        max_cpu: float | None = None,
     ) -> TaskHandle:
-        options = self.options.merged(priority=priority, queue=queue, max_runtime=max_runtime)
+        options = self.options.merged(
+            priority=priority,
+            queue=queue,
+            max_runtime=max_runtime,
+            retries=retries,
+            retry_on=retry_on,
+            backoff=backoff,
+            max_memory=max_memory,
+            max_cpu=max_cpu,
+        )
         task_id = self.app.insert_task(
             self.name,
             list(args),

@@ -62,9 +62,12 @@ class Listener:
 
     def __init__(self, conn: psycopg.Connection[Any]) -> None:
         self.conn = conn
+        # Kept: once the server drops the session, psycopg can no longer tell the socket, but
+        # the selector still needs the number to unregister it.
+        self._fd = conn.fileno()
 
     def fileno(self) -> int:
-        return self.conn.fileno()
+        return self._fd
 
     def drain(self) -> list[str]:
         return [n.payload for n in self.conn.notifies(timeout=0)]

@@ -9,30 +9,29 @@ ended attempts of a loop turn in one statement fenced by (id, attempt, worker id
 from __future__ import annotations
 
 import gc
-import json
 import logging
 import os
 import signal
-import socket
 import sys
 import time
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import psycopg
 
-from pq._version import __version__
+from pq.attempt import Child, finish_record, log_outcome, parse_report
 from pq.child import run_child
-from pq.db import PsycopgExecutor
+from pq.db import PsycopgExecutor, connect
+from pq.limits import Limits
+from pq.maintenance import register_worker, release_unowned_tasks, rescue_lost_tasks
 from pq.migrate import check_schema_current
-from pq.models import OutcomeKind, Priority, coerce_priority
-from pq.outcome import KillReason, Outcome, Usage, classify, usage_of
-from pq.retry import retry_at
+from pq.outcome import KillReason, Usage, classify, usage_of
 from pq.scheduler import Scheduler, sync_declared
-from pq.settings import WorkerSettings
-from pq.wakeup import Listener, SignalPipe, Waiter
+from pq.settings import WorkerSettings, build_worker_settings
+from pq.wakeup import SignalPipe, Waiter
+from pq.worker_link import WORKER_CONNECTION_OPTIONS, DatabaseLink
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -41,6 +40,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("pq.worker")
 
+__all__ = ["Hooks", "Worker", "build_worker_settings", "run"]  # callers import these from here
+
 
 @dataclass(frozen=True)
 class Hooks:
@@ -48,38 +49,6 @@ class Hooks:
 
     pre_execute: Callable[..., Any] | None = None
     post_execute: Callable[..., Any] | None = None
-
-
-@dataclass
-class Child:
-    """One forked child and what the parent knows about it."""
-
-    pid: int
-    row: dict[str, Any]
-    read_fd: int
-    started: float
-    max_runtime: float | None
-    killed_for: KillReason | None = None
-    report: bytearray = field(default_factory=bytearray)
-    pipe_open: bool = True
-
-    @property
-    def deadline(self) -> float | None:
-        return None if self.max_runtime is None else self.started + self.max_runtime
-
-
-def build_worker_settings(
-    *,
-    priorities: set[Priority | int | str] | None = None,
-    queues: list[str] | None = None,
-    **values: Any,
-) -> WorkerSettings:
-    given = {k: v for k, v in values.items() if v is not None}
-    if queues:
-        given["queues"] = tuple(queues)
-    if priorities:
-        given["priorities"] = frozenset(coerce_priority(p) for p in priorities)
-    return WorkerSettings(**given)
 
 
 def run(
@@ -119,11 +88,12 @@ class Worker:
         self.maybe_work = True
         self.next_poll = 0.0
         self.next_heartbeat = 0.0
+        self.next_rescue = 0.0
         self.worker_id = 0
         self.waiter = Waiter()
         self.signals = SignalPipe(self._on_stop_signal)
-        self.listener: Listener | None = None
-        self.conn: psycopg.Connection[Any] | None = None
+        listen = None if settings.poll_only else self._listen
+        self.link = DatabaseLink(self._connect, listen, self.waiter)
         self.scheduler = Scheduler(app)
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -139,35 +109,28 @@ class Worker:
         # The producer pool has threads and sockets; a lean, single-threaded parent forks
         # faster and safely. It reopens by itself if this process enqueues again later.
         self.app.close()
-        self.conn = self.app.connect()
-        ex = PsycopgExecutor(self.conn)
-        check_schema_current(ex, self.queries, upgrade_hint=self.upgrade_hint)
-        sync_declared(self.app, self.conn, datetime.now(UTC))  # the code's schedules
-        priorities = sorted(self.settings.priorities) if self.settings.priorities else None
-        self.worker_id = self.queries.worker_register(
-            ex,
-            host=socket.gethostname(),
-            pid=os.getpid(),
-            version=__version__,
-            queues=list(self.settings.queues),
-            priorities=priorities,
-            concurrency=self.settings.concurrency,
-            lease_seconds=self.settings.lease,
-        )
-        if not self.settings.poll_only:
-            listen_conn = self.app.connect()
-            self.queries.listen(PsycopgExecutor(listen_conn), self.queries.channel)
-            self.listener = Listener(listen_conn)
-            self.waiter.watch(self.listener.fileno(), Waiter.LISTENER)
+        self.link.open()
+        check_schema_current(self.link.executor(), self.queries, upgrade_hint=self.upgrade_hint)
+        sync_declared(self.app, self.link.executor().conn, datetime.now(UTC))  # code's schedules
+        self.worker_id = self._register(self.link.executor())
         self.signals.install()
         self.waiter.watch(self.signals.read_fd, Waiter.SIGNALS)
         log.info(
             "worker %s started: queues=%s priorities=%s concurrency=%d",
             self.worker_id,
             ",".join(self.settings.queues),
-            priorities or "all",
+            sorted(self.settings.priorities) if self.settings.priorities else "all",
             self.settings.concurrency,
         )
+
+    def _connect(self) -> psycopg.Connection[Any]:
+        return connect(self.app.database_url, **WORKER_CONNECTION_OPTIONS)
+
+    def _listen(self, ex: PsycopgExecutor) -> None:
+        self.queries.listen(ex, self.queries.channel)
+
+    def _register(self, ex: PsycopgExecutor) -> int:
+        return register_worker(self.queries, ex, self.settings)
 
     def _close(self) -> None:
         if self.children:  # only on an unexpected error: do not leave orphans running
@@ -175,17 +138,22 @@ class Worker:
                 self._kill(child, KillReason.SHUTDOWN)
             while self.children:
                 self._reap(block=True)
-        with suppress(psycopg.Error):
-            self._flush()
+        self._flush()
+        if self.finished:
+            log.error(
+                "stopping with %d finished attempt(s) unrecorded (database unreachable); "
+                "another worker will rescue them as lost",
+                len(self.finished),
+            )
         self.signals.restore()
+        if self.link.up:
+            self.link.call("deregistering", self._deregister)
+        self.link.close()
         self.waiter.close()
-        if self.conn is not None:
-            with suppress(psycopg.Error):
-                self.queries.worker_deregister(PsycopgExecutor(self.conn), self.worker_id)
-            self.conn.close()
-        if self.listener is not None:
-            self.listener.conn.close()
         log.info("worker %s stopped after %d tasks", self.worker_id, self.processed)
+
+    def _deregister(self, ex: PsycopgExecutor) -> None:
+        self.queries.worker_deregister(ex, self.worker_id)
 
     def _on_stop_signal(self, signum: int) -> None:
         # Runs between bytecodes of the loop: only set flags here, the loop acts on them.
@@ -201,6 +169,7 @@ class Worker:
         while True:
             self._reap()
             self._enforce_deadlines()
+            self._reconnect_if_due()
             self._flush()
             if self.stopping and not announced_stop:
                 announced_stop = True
@@ -213,6 +182,7 @@ class Worker:
             if self._done():
                 return
             self._heartbeat_if_due()  # here, so a worker that never idles still heartbeats
+            self._rescue_if_due()
             self._run_due_ticks()
             if self._may_claim():
                 self._claim_and_fork()
@@ -220,8 +190,11 @@ class Worker:
             self._sleep()
 
     def _done(self) -> bool:
-        if self.children or self.finished:
+        if self.children:
             return False
+        if self.finished:
+            # Unrecorded attempts wait for the database, but a stop does not wait forever.
+            return self.kill_now or (self.stopping and time.monotonic() >= self.stop_deadline)
         if self.stopping:
             return True
         if self.max_tasks is not None and self.processed >= self.max_tasks:
@@ -235,21 +208,25 @@ class Worker:
         return free
 
     def _may_claim(self) -> bool:
-        if self.stopping or self._free_slots() <= 0:
+        if self.stopping or self._free_slots() <= 0 or not self.link.up:
             return False
         return self.maybe_work or time.monotonic() >= self.next_poll
 
     def _claim_and_fork(self) -> None:
-        assert self.conn is not None
         limit = self._free_slots()
         priorities = sorted(self.settings.priorities) if self.settings.priorities else None
-        rows = self.queries.task_claim(
-            PsycopgExecutor(self.conn),
-            worker_id=self.worker_id,
-            limit=limit,
-            queues=list(self.settings.queues),
-            priorities=priorities,
+        rows = self.link.call(
+            "claiming tasks",
+            lambda ex: self.queries.task_claim(
+                ex,
+                worker_id=self.worker_id,
+                limit=limit,
+                queues=list(self.settings.queues),
+                priorities=priorities,
+            ),
         )
+        if rows is None:
+            return  # the connection broke; a claim that committed anyway is released later
         self.next_poll = time.monotonic() + self.settings.poll_interval
         self.maybe_work = len(rows) == limit  # a full batch: there may be more waiting
         if rows:
@@ -268,6 +245,8 @@ class Worker:
         wake_at += [c.deadline for c in self.children.values() if c.deadline and not c.killed_for]
         if self.stopping:
             wake_at.append(self.stop_deadline)
+        if not self.link.complete:
+            wake_at.append(self.link.next_attempt)
         for tag in self.waiter.wait(min(wake_at) - now):
             if tag == Waiter.SIGNALS:
                 self.signals.drain()
@@ -277,8 +256,7 @@ class Worker:
                 self._read_report(tag)
 
     def _on_notifications(self) -> None:
-        assert self.listener is not None
-        for payload in self.listener.drain():
+        for payload in self.link.drain_notifications():
             kind, _, value = payload.partition(":")
             if kind == "t" and value in self.settings.queues:
                 self.maybe_work = True
@@ -289,34 +267,75 @@ class Worker:
 
     def _heartbeat_if_due(self) -> None:
         now = time.monotonic()
-        if now < self.next_heartbeat:
+        if now < self.next_heartbeat or not self.link.up:
             return
-        assert self.conn is not None
         self.next_heartbeat = now + self.settings.heartbeat_interval
-        ex = PsycopgExecutor(self.conn)
+        self.link.call("heartbeating", self._heartbeat)
+
+    def _heartbeat(self, ex: PsycopgExecutor) -> None:
         if not self.queries.worker_heartbeat(ex, self.worker_id):
-            log.error("worker %s: its registration is gone (declared lost?)", self.worker_id)
+            # Declared lost (e.g. frozen longer than the lease): our running attempts were
+            # rescued and are fenced against us. Register again for new claims.
+            old, self.worker_id = self.worker_id, self._register(ex)
+            log.error(
+                "worker %s was declared lost by the fleet (no heartbeat within %gs); "
+                "registered again as worker %s",
+                old,
+                self.settings.lease,
+                self.worker_id,
+            )
         if self.children:  # the polling fallback for a cancel notice we missed
             for task_id in self.queries.task_list_cancel_requested(ex, self.worker_id):
                 self._cancel_running(task_id)
 
+    def _rescue_if_due(self) -> None:
+        now = time.monotonic()
+        if now < self.next_rescue or not self.link.up:
+            return
+        self.next_rescue = now + self.settings.heartbeat_interval
+        rescued = self.link.call(
+            "rescuing lost tasks", lambda ex: rescue_lost_tasks(self.queries, ex, self.worker_id)
+        )
+        if rescued:
+            self.maybe_work = True
+
     def _run_due_ticks(self) -> None:
         """Enqueues the periodic ticks that are due (see pq/scheduler.py)."""
-        if self.stopping or not self.scheduler.due():
+        if self.stopping or not self.link.up or not self.scheduler.due():
             return
-        assert self.conn is not None
-        if self.scheduler.run_due(self.conn):
+        if self.link.call("enqueuing periodic ticks", lambda ex: self.scheduler.run_due(ex.conn)):
             self.maybe_work = True  # our own ticks may be for our queues: claim at once
+
+    def _reconnect_if_due(self) -> None:
+        if self.link.complete:
+            return
+        listener_was_down = self.link.listener is None
+        if self.link.reconnect_if_due():
+            # Write what waited, then hand back any claim whose reply the outage swallowed.
+            self._flush()
+            if not self.finished:
+                keep = [c.row["id"] for c in self.children.values()]
+                self.link.call(
+                    "releasing unowned tasks",
+                    lambda ex: release_unowned_tasks(self.queries, ex, self.worker_id, keep),
+                )
+            self.next_heartbeat = 0.0
+            # Peers lost the database too and reconnect within a few seconds: give them a
+            # lease to heartbeat again before taking anyone for lost.
+            self.next_rescue = time.monotonic() + self.settings.lease
+        if self.link.complete and listener_was_down:
+            self.maybe_work = True  # notifications sent while it was down are gone
 
     # -- children ----------------------------------------------------------------------------
     def _fork(self, row: dict[str, Any]) -> None:
         max_runtime = row["options"].get("max_runtime") or self.settings.max_runtime
+        limits = Limits.for_task(row["options"], self.settings.max_memory, self.settings.max_cpu)
         read_fd, write_fd = os.pipe()
         pid = os.fork()
         if pid == 0:  # the child: never returns
             try:
                 os.close(read_fd)
-                run_child(self.app, row, write_fd, self.hooks)
+                run_child(self.app, row, write_fd, self.hooks, limits)
             finally:
                 os._exit(70)
         os.close(write_fd)
@@ -324,23 +343,14 @@ class Worker:
         with suppress(OSError):
             os.setpgid(pid, pid)
         os.set_blocking(read_fd, False)
-        child = Child(pid, row, read_fd, time.monotonic(), max_runtime)
+        child = Child(pid, row, read_fd, time.monotonic(), max_runtime, limits)
         self.children[pid] = child
         self.waiter.watch(read_fd, child)
 
     def _read_report(self, child: Child) -> None:
-        """Reads what the pipe holds now; the child may write more than one pipe buffer."""
-        while child.pipe_open:
-            try:
-                chunk = os.read(child.read_fd, 65536)
-            except BlockingIOError:
-                return
-            if not chunk:
-                child.pipe_open = False
-                self.waiter.unwatch(child.read_fd)
-                os.close(child.read_fd)
-                return
-            child.report += chunk
+        if not child.read_available():
+            self.waiter.unwatch(child.read_fd)
+            child.close_pipe()
 
     def _reap(self, *, block: bool = False) -> None:
         while self.children:
@@ -359,70 +369,30 @@ class Worker:
     def _collect(self, child: Child, status: int, usage: Usage) -> None:
         # The child has exited, so everything it wrote is in the pipe; a grandchild may still
         # hold the write end open, so read what is there instead of waiting for EOF.
-        self._read_report(child)
-        if child.pipe_open:
-            self.waiter.unwatch(child.read_fd)
-            os.close(child.read_fd)
-            child.pipe_open = False
-        report = _parse_report(bytes(child.report))
+        child.read_available()
+        self.waiter.unwatch(child.read_fd)
+        child.close_pipe()
+        report = parse_report(bytes(child.report))
         outcome = classify(status, report, child.killed_for, max_runtime=child.max_runtime)
-        self.finished.append(self._record(child.row, outcome, usage))
+        self.finished.append(finish_record(child.row, outcome, usage))
         self.processed += 1
-        row = child.row
-        level = logging.INFO if outcome.kind is OutcomeKind.SUCCESS else logging.WARNING
-        log.log(
-            level,
-            "task %s (%s) attempt %s: %s in %.3fs%s",
-            row["id"],
-            row["name"],
-            row["attempts"],
-            outcome.kind.value,
-            usage.duration,
-            "" if outcome.error is None else f": {outcome.error.strip().splitlines()[-1]}",
-        )
-
-    def _record(self, row: dict[str, Any], outcome: Outcome, usage: Usage) -> dict[str, Any]:
-        next_try = retry_at(row, outcome.kind, outcome.retry_countdown)
-        if outcome.kind is OutcomeKind.SUCCESS:
-            status = "completed"
-        elif outcome.kind is OutcomeKind.CANCELLED:
-            status = "cancelled"
-        else:
-            status = "pending" if next_try is not None else "failed"
-        return {
-            "id": row["id"],
-            "attempt": row["attempts"],
-            "worker_id": self.worker_id,
-            "status": status,
-            "outcome": outcome.kind.value,
-            "error": outcome.error,
-            "result": outcome.result,
-            "retry_at": next_try.isoformat() if next_try else None,
-            "record": {
-                "attempt": row["attempts"],
-                "outcome": outcome.kind.value,
-                "error": outcome.error,
-                "exit_code": outcome.exit_code,
-                "signal": outcome.signal,
-                "duration": usage.duration,
-                "max_rss_kib": usage.max_rss_kib,
-                "cpu_seconds": usage.cpu_seconds,
-                "worker_id": self.worker_id,
-                "finished_at": datetime.now(UTC).isoformat(),
-            },
-        }
+        log_outcome(child.row, outcome, usage)
 
     def _flush(self) -> None:
-        if not self.finished or self.conn is None:
+        if not self.finished or not self.link.up:
             return
-        changed = self.queries.task_finish(PsycopgExecutor(self.conn), self.finished)
+        changed = self.link.call(
+            "recording finished tasks", lambda ex: self.queries.task_finish(ex, self.finished)
+        )
+        if changed is None:
+            return  # kept, and written again after the reconnect (the fence stops doubles)
         if "pending" in changed.values():
             self.maybe_work = True  # a promoted upsert version or a retry: look again
         for record in self.finished:
             if record["id"] not in changed:
                 log.warning(
                     "task %s attempt %s: not recorded, the row moved on without this worker "
-                    "(cancelled, rescued or reassigned)",
+                    "(cancelled, rescued, or already recorded before a reconnect)",
                     record["id"],
                     record["attempt"],
                 )
@@ -450,13 +420,3 @@ class Worker:
         # The whole process group: whatever the task started dies with it.
         with suppress(ProcessLookupError, PermissionError):
             os.killpg(child.pid, signal.SIGKILL)
-
-
-def _parse_report(data: bytes) -> dict[str, Any] | None:
-    if not data:
-        return None
-    try:
-        report = json.loads(data)
-    except ValueError:
-        return None  # cut short by a kill in the middle of writing
-    return report if isinstance(report, dict) else None

@@ -12,6 +12,7 @@ def test_exported_names_are_pinned() -> None:
     assert set(pq.__all__) == {
         "PQ",
         "Attempt",
+        "Backoff",
         "ConfigurationError",
         "DatabaseUnavailableError",
         "DuplicateClientIdError",
@@ -22,6 +23,7 @@ def test_exported_names_are_pinned() -> None:
         "PeriodicFunction",
         "Priority",
         "ResultTimeoutError",
+        "Retry",
         "ScheduleNotFoundError",
         "SchemaOutdatedError",
         "SerializationError",

@@ -1,0 +1,80 @@
+"""Idle pick-up latency: from an enqueue's commit to the task's child running.
+
+A real `pq worker` waits idle on LISTEN; each task is enqueued alone (the previous one has
+finished) and returns time.time() from inside the child. Latency = that moment minus the
+moment the enqueue's commit returned. Same host, so both clocks are the same clock.
+
+    python benchmarks/bench_latency.py            # PQ_DATABASE_URL, else the embedded server
+Targets (DESIGN.md): p50 < 5 ms, p99 < 20 ms.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import psycopg
+from psycopg import sql
+
+from benchmarks._worker_bench import scratch_app, worker_process
+from pq import PQ
+
+TASKS = 500
+WARM_UP = 20
+LIMITS_MS = {"p50": 5.0, "p95": None, "p99": 20.0}
+
+app = PQ()  # the worker subprocess imports this module: PQ_DATABASE_URL and PQ_SCHEMA
+
+
+@app.task(name="benchmarks.bench_latency:started_at")  # not __main__ when run as a script
+def started_at() -> float:
+    return time.time()
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    index = min(len(sorted_values) - 1, round(q / 100 * (len(sorted_values) - 1)))
+    return sorted_values[index]
+
+
+def wait_done(conn: psycopg.Connection[tuple[object, ...]], task_id: int) -> None:
+    prefix = f"{task_id}:"
+    while True:
+        for notice in conn.notifies(timeout=30, stop_after=1):
+            if notice.payload.startswith(prefix):
+                return
+
+
+def main() -> None:
+    with scratch_app("pq_bench_latency") as bench:
+        task = bench.task(started_at.fn, name=started_at.name)
+        # One listening connection for the whole run: opening one per task would compete
+        # with the worker for the CPU at exactly the moment being measured.
+        with (
+            psycopg.connect(bench.database_url, autocommit=True) as done,
+            worker_process(bench, "benchmarks.bench_latency:app"),
+        ):
+            done.execute(sql.SQL("LISTEN {}").format(sql.Identifier(bench.queries.channel_done)))
+            latencies = []
+            for n in range(TASKS + WARM_UP):
+                handle = task.delay()
+                committed = time.time()
+                wait_done(done, handle.id)
+                running = bench.codec.decode_value(handle.get().result)
+                if n >= WARM_UP:  # the first ones pay for imports, plans and caches
+                    latencies.append((running - committed) * 1000)
+    latencies.sort()
+    print(f"idle pick-up latency over {TASKS} tasks (enqueue commit -> child running)")
+    for name, q in (("p50", 50), ("p95", 95), ("p99", 99)):
+        value = percentile(latencies, q)
+        limit = LIMITS_MS[name]
+        verdict = "" if limit is None else f"  limit {limit:.0f} ms  ratio {value / limit:.2f}"
+        print(f"  {name}: {value:7.2f} ms{verdict}")
+    print(f"  mean {statistics.fmean(latencies):.2f} ms, max {latencies[-1]:.2f} ms")
+
+
+if __name__ == "__main__":
+    main()

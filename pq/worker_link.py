@@ -1,0 +1,183 @@
+"""The worker parent's two connections (work and LISTEN), and getting them back after an outage.
+
+A Postgres restart or `pg_terminate_backend` breaks a connection under the worker. Its
+children do not care (they never use the parent's connections), so the parent only has to
+notice, log once, stop claiming, retry the connection with a growing delay and carry on. The
+worker keeps what it could not write (finished attempts) and writes it after reconnecting.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from contextlib import suppress
+from typing import Any, TypeVar
+
+import psycopg
+
+from pq.db import PsycopgExecutor
+from pq.errors import DatabaseUnavailableError
+from pq.wakeup import Listener, Waiter
+
+log = logging.getLogger("pq.worker")
+
+T = TypeVar("T")
+
+# What a lost connection raises: the server went away, the socket closed, or we could not
+# reconnect yet. Anything else (a bug, bad SQL) is not an outage and propagates.
+CONNECTION_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError, DatabaseUnavailableError)
+
+RECONNECT_FIRST_DELAY = 0.1
+RECONNECT_MAX_DELAY = 5.0
+
+# A network cut sends no reset: without these a worker would wait on a dead socket forever
+# (an idle LISTEN connection never notices). Keepalives find an idle dead peer in about
+# 10 + 3 x 5 s and tcp_user_timeout a dead peer with unacknowledged data in 20 s, both
+# within the default 30 s lease. Unix sockets ignore them.
+WORKER_CONNECTION_OPTIONS: dict[str, Any] = {
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 20_000,
+}
+
+
+class DatabaseLink:
+    """Owns the work connection and (unless poll-only) the listener; reconnects both."""
+
+    def __init__(
+        self,
+        connect: Callable[[], psycopg.Connection[Any]],
+        listen: Callable[[PsycopgExecutor], None] | None,
+        waiter: Waiter,
+    ) -> None:
+        self._connect = connect
+        self._listen = listen  # None: poll-only, no LISTEN connection at all
+        self._waiter = waiter
+        self.conn: psycopg.Connection[Any] | None = None
+        self.listener: Listener | None = None
+        self.failures = 0
+        self.next_attempt = 0.0
+        self.down_since: float | None = None
+
+    # -- state -------------------------------------------------------------------------------
+    @property
+    def up(self) -> bool:
+        return self.conn is not None
+
+    @property
+    def complete(self) -> bool:
+        """Both connections this worker wants are open."""
+        return self.conn is not None and (self._listen is None or self.listener is not None)
+
+    def executor(self) -> PsycopgExecutor:
+        if self.conn is None:
+            raise psycopg.InterfaceError("the work connection is down")
+        return PsycopgExecutor(self.conn)
+
+    # -- opening -----------------------------------------------------------------------------
+    def open(self) -> None:
+        """First connection at start-up: failures propagate (the worker does not start)."""
+        self.conn = self._connect()
+        if self._listen is not None:
+            self._open_listener()
+
+    def _open_listener(self) -> None:
+        assert self._listen is not None
+        conn = self._connect()
+        try:
+            self._listen(PsycopgExecutor(conn))
+        except BaseException:
+            conn.close()
+            raise
+        self.listener = Listener(conn)
+        self._waiter.watch(self.listener.fileno(), Waiter.LISTENER)
+
+    # -- losing and regaining ----------------------------------------------------------------
+    def call(self, what: str, fn: Callable[[PsycopgExecutor], T]) -> T | None:
+        """Runs one database step; on a lost connection logs it, drops it and returns None."""
+        try:
+            return fn(self.executor())
+        except CONNECTION_ERRORS as exc:
+            self.lost_work(what, exc)
+            return None
+
+    def lost_work(self, what: str, exc: BaseException) -> None:
+        if self.conn is not None:
+            log.warning(
+                "database connection lost while %s (%s); running tasks carry on, no new "
+                "claims until it is back",
+                what,
+                _first_line(exc),
+            )
+            with suppress(Exception):
+                self.conn.close()
+            self.conn = None
+        self._note_failure()
+
+    def lost_listener(self, exc: BaseException) -> None:
+        if self.listener is not None:
+            log.warning("listener connection lost (%s); polling until it is back", _first_line(exc))
+            self._waiter.unwatch(self.listener.fileno())
+            with suppress(Exception):
+                self.listener.conn.close()
+            self.listener = None
+        self._note_failure()
+
+    def _note_failure(self) -> None:
+        now = time.monotonic()
+        if self.down_since is None:
+            self.down_since = now
+        delay = min(RECONNECT_MAX_DELAY, RECONNECT_FIRST_DELAY * 2**self.failures)
+        self.failures += 1
+        self.next_attempt = now + delay
+
+    def reconnect_if_due(self) -> bool:
+        """Tries to reopen what is down; True when the work connection just came back."""
+        if self.complete or time.monotonic() < self.next_attempt:
+            return False
+        came_back = False
+        try:
+            if self.conn is None:
+                self.conn = self._connect()
+                came_back = True
+            if self._listen is not None and self.listener is None:
+                self._open_listener()
+                log.info("listener reconnected: notifications are back")
+        except CONNECTION_ERRORS as exc:
+            log.info("database still unreachable (%s); next try in a moment", _first_line(exc))
+            self._note_failure()
+        if came_back:
+            down = time.monotonic() - (self.down_since or time.monotonic())
+            log.info("database connection re-established after %.1fs", down)
+        if self.complete:
+            self.failures = 0
+            self.down_since = None
+        return came_back
+
+    def drain_notifications(self) -> list[str]:
+        if self.listener is None:
+            return []
+        try:
+            return self.listener.drain()
+        except CONNECTION_ERRORS as exc:
+            self.lost_listener(exc)
+            return []
+
+    def close(self) -> None:
+        if self.listener is not None:
+            self._waiter.unwatch(self.listener.fileno())
+            with suppress(Exception):
+                self.listener.conn.close()
+            self.listener = None
+        if self.conn is not None:
+            with suppress(Exception):
+                self.conn.close()
+            self.conn = None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
