@@ -14,7 +14,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from pq.db import Executor, Row
+from pq.db import Executor, PsycopgExecutor, Row
 
 
 @cache
@@ -167,6 +167,27 @@ class Queries:
         )
         rows.sort(key=lambda r: (-r["priority"], r["run_at"], r["id"]))
         return rows
+
+    def task_finish_and_claim(
+        self,
+        ex: PsycopgExecutor,
+        finished: list[dict[str, Any]],
+        *,
+        worker_id: int,
+        limit: int,
+        queues: list[str],
+        priorities: list[int] | None,
+    ) -> tuple[dict[int, str], list[Row]]:
+        """Records ended attempts and claims new rows in one transaction: the worker's hot
+        path pays one commit (one WAL flush) per loop turn instead of two. The two touch
+        disjoint rows (ours running, others pending), so neither waits on the other; if
+        either fails, both roll back and the worker keeps its records to write again."""
+        with ex.conn.transaction():
+            changed = self.task_finish(ex, finished) if finished else {}
+            rows = self.task_claim(
+                ex, worker_id=worker_id, limit=limit, queues=queues, priorities=priorities
+            )
+        return changed, rows
 
     def task_finish(self, ex: Executor, finished: list[dict[str, Any]]) -> dict[int, str]:
         """Records finished attempts; returns {id: new status} of the rows that changed (the

@@ -170,7 +170,6 @@ class Worker:
             self._reap()
             self._enforce_deadlines()
             self._reconnect_if_due()
-            self._flush()
             if self.stopping and not announced_stop:
                 announced_stop = True
                 log.info(
@@ -179,14 +178,15 @@ class Worker:
                     len(self.children),
                     self.settings.drain_timeout,
                 )
-            if self._done():
-                return
             self._heartbeat_if_due()  # here, so a worker that never idles still heartbeats
             self._rescue_if_due()
             self._run_due_ticks()
             if self._may_claim():
-                self._claim_and_fork()
+                self._claim_and_fork()  # also records the attempts that ended: one commit
                 continue  # re-check before sleeping: an empty claim may have ended a burst
+            self._flush()
+            if self._done():
+                return
             self._sleep()
 
     def _done(self) -> bool:
@@ -215,18 +215,21 @@ class Worker:
     def _claim_and_fork(self) -> None:
         limit = self._free_slots()
         priorities = sorted(self.settings.priorities) if self.settings.priorities else None
-        rows = self.link.call(
-            "claiming tasks",
-            lambda ex: self.queries.task_claim(
+        result = self.link.call(
+            "recording and claiming tasks",
+            lambda ex: self.queries.task_finish_and_claim(
                 ex,
+                self.finished,
                 worker_id=self.worker_id,
                 limit=limit,
                 queues=list(self.settings.queues),
                 priorities=priorities,
             ),
         )
-        if rows is None:
+        if result is None:
             return  # the connection broke; a claim that committed anyway is released later
+        changed, rows = result
+        self._recorded(changed)
         self.next_poll = time.monotonic() + self.settings.poll_interval
         self.maybe_work = len(rows) == limit  # a full batch: there may be more waiting
         if rows:
@@ -386,6 +389,10 @@ class Worker:
         )
         if changed is None:
             return  # kept, and written again after the reconnect (the fence stops doubles)
+        self._recorded(changed)
+
+    def _recorded(self, changed: dict[int, str]) -> None:
+        """Forgets the records just written; says which ones the fence turned away."""
         if "pending" in changed.values():
             self.maybe_work = True  # a promoted upsert version or a retry: look again
         for record in self.finished:

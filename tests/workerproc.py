@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PQ_BIN = Path(sys.executable).with_name("pq")
 
 # Short enough that a rescue happens within seconds; the heartbeat stays well inside it.
-FAST_ENV = {"PQ_LEASE": "2", "PQ_HEARTBEAT_INTERVAL": "0.25", "PQ_POLL_INTERVAL": "0.5"}
+FAST_ENV = {"PQ_LEASE": "4", "PQ_HEARTBEAT_INTERVAL": "0.5", "PQ_POLL_INTERVAL": "0.5"}
 
 
 class WorkerProcess:
@@ -48,12 +48,18 @@ class WorkerProcess:
         return self.log.read_text(errors="replace")
 
     def children(self) -> list[int]:
-        """The pids of its task children (read from /proc, no extra dependency)."""
+        """The pids of its task children (read from /proc, no extra dependency).
+
+        Only children that lead their own process group count: a task child does that at
+        once, while other short-lived children (croniter's import runs `file` through
+        platform.architecture()) stay in the worker's group and must not be taken for tasks.
+        """
         path = Path(f"/proc/{self.pid}/task/{self.pid}/children")
         try:
-            return [int(p) for p in path.read_text().split()]
+            pids = [int(p) for p in path.read_text().split()]
         except FileNotFoundError:
             return []
+        return [pid for pid in pids if _process_group(pid) == pid]
 
     def signal(self, signum: int) -> None:
         os.kill(self.pid, signum)
@@ -73,6 +79,15 @@ class WorkerProcess:
         self._log_file.close()
 
 
+def _process_group(pid: int) -> int | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return None
+    # fields after the parenthesised command name: state, ppid, pgrp, ...
+    return int(stat.rsplit(")", 1)[1].split()[2])
+
+
 @contextmanager
 def workers(
     db_url: str, tmp: Path, count: int = 1, *args: str, **kw: object
@@ -83,6 +98,11 @@ def workers(
     ]
     try:
         yield procs
+    except BaseException:
+        # pytest shows captured output of a failed test: the workers' logs say why
+        for p in procs:
+            print(f"--- log of worker pid {p.pid} ({p.log.name}):\n{p.text()}")
+        raise
     finally:
         for p in procs:
             p.kill()
