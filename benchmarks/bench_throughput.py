@@ -41,6 +41,12 @@ def enqueue_noops(count: int) -> None:
     with psycopg.connect(app.database_url) as conn:
         for _ in range(count):
             app.enqueue(noop, connection=conn)
+        conn.commit()
+        # Steady state: in production the table has statistics. Without them (a table that
+        # was just filled and not yet auto-analyzed) the claim sorts every pending row; see
+        # docs/worker.md, "Planner statistics".
+        conn.autocommit = True
+        conn.execute("ANALYZE pq_bench_throughput.pq_tasks")
 
 
 def drain(concurrency: int) -> int:
@@ -69,8 +75,11 @@ def main() -> None:
     n = parser.parse_args().tasks
 
     print(f"pq throughput, {n} tasks per figure (pid {os.getpid()})")
+    before = cpu_seconds()
     fork_rate, _ = rate(n, lambda: bare_fork_loop(n))
+    fork_cpu_ms = (cpu_seconds() - before) / n * 1000
     print(f"  {'bare fork/exit/wait loop (the limit)':<44} {fork_rate:>10.1f} forks/s")
+    print(f"  {'  CPU per bare fork (parent + child)':<44} {fork_cpu_ms:>10.2f} ms")
     for concurrency in (2, 8):
         enqueue_noops(n)
         before = cpu_seconds()
@@ -80,7 +89,9 @@ def main() -> None:
             f"drain no-op tasks, concurrency {concurrency}", drain_rate, "tasks/s", fork_rate, 0.7
         )
         print(
-            f"  {'  CPU per task (parent + child)':<44} {cpu_ms:>10.2f} ms       (target <= 2 ms)"
+            f"  {'  CPU per task (parent + child)':<44} {cpu_ms:>10.2f} ms       "
+            f"{cpu_ms - fork_cpu_ms:+.2f} ms over a bare fork (DESIGN: <= 2 ms in all, "
+            "which assumes a ~1 ms fork)"
         )
 
     raw_rate, _ = rate(n, lambda: raw_insert_loop(n))
