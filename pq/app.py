@@ -402,17 +402,25 @@ class PQ(SchedulesMixin):
     def run_worker(
         self,
         *,
-        concurrency: int = 1,
-        poll_interval: float = 1.0,
+        concurrency: int | None = None,
+        poll_interval: float | None = None,
         max_runtime: float | None = None,
         priorities: set[Priority | int | str] | None = None,
         queues: list[str] | None = None,
         pre_execute: Hook | None = None,
         post_execute: Hook | None = None,
         burst: bool = False,
+        max_memory: int | str | None = None,
+        max_cpu: float | None = None,
+        drain_timeout: float | None = None,
+        lease: float | None = None,
+        heartbeat_interval: float | None = None,
+        poll_only: bool = False,
     ) -> int:
         """Runs a worker in this process until it is signalled (or, with burst, runs dry).
 
+        Options left as None take their defaults (and PQ_* environment variables) from
+        pq.settings.WorkerSettings; `max_memory` takes bytes or a size such as "512MiB".
         Returns the number of tasks it processed.
         """
         from pq.worker import Hooks, build_worker_settings, run
@@ -424,6 +432,12 @@ class PQ(SchedulesMixin):
             priorities=priorities,
             queues=queues,
             burst=burst,
+            max_memory=max_memory,
+            max_cpu=max_cpu,
+            drain_timeout=drain_timeout,
+            lease=lease,
+            heartbeat_interval=heartbeat_interval,
+            poll_only=poll_only,
         )
         return run(self, settings, Hooks(pre_execute, post_execute))
 

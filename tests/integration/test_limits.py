@@ -24,9 +24,8 @@ def test_a_task_over_its_max_memory_fails_as_memory_naming_the_limit(app: PQ) ->
 
 def test_the_worker_max_memory_applies_to_tasks_without_their_own(app: PQ) -> None:
     task_id = app.enqueue(reliability.hog_memory)
-    settings = build_worker_settings(burst=True, max_memory="250MiB")
 
-    run(app, settings, Hooks())
+    app.run_worker(burst=True, max_memory="250MiB")
 
     task = app.get_task(task_id)
     assert task is not None and task.outcome is OutcomeKind.MEMORY
