@@ -13,7 +13,10 @@ import os
 import socket
 
 from pq._version import __version__
-from pq.db import Executor
+from pq.attempt import finish_record
+from pq.db import Executor, PsycopgExecutor, Row
+from pq.models import OutcomeKind
+from pq.outcome import Outcome, Usage
 from pq.queries import Queries
 from pq.settings import WorkerSettings
 
@@ -35,29 +38,68 @@ def register_worker(queries: Queries, ex: Executor, settings: WorkerSettings) ->
     )
 
 
-def rescue_lost_tasks(queries: Queries, ex: Executor, rescuer: int) -> int:
+def rescue_lost_tasks(queries: Queries, ex: PsycopgExecutor, rescuer: int) -> int:
     """Ends the running attempts of lost workers; returns how many it rescued."""
-    rows = queries.task_rescue_lost(ex, rescuer)
+    with queries.transaction(ex):
+        rows = queries.task_lock_lost(ex)
+        changed = _end_as_lost(
+            queries, ex, rows, "worker lost: worker {worker} stopped heartbeating", rescuer
+        )
     for row in rows:
-        then = "will run again" if row["status"] == "pending" else f"is now {row['status']}"
+        status = changed.get(int(row["id"]))
+        then = "will run again" if status == "pending" else f"is now {status}"
         log.warning(
             "task %s (%s): worker %s was lost during attempt %s; the task %s",
             row["id"],
             row["name"],
-            row["lost_worker"],
+            row["worker_id"],
             row["attempts"],
             then,
         )
-    return len(rows)
+    return len(changed)
 
 
-def release_unowned_tasks(queries: Queries, ex: Executor, worker_id: int, keep: list[int]) -> int:
+def release_unowned_tasks(
+    queries: Queries, ex: PsycopgExecutor, worker_id: int, keep: list[int]
+) -> int:
     """After a reconnect: ends attempts the database says we run but we do not know of."""
-    rows = queries.task_release_unowned(ex, worker_id, keep)
+    with queries.transaction(ex):
+        rows = queries.task_lock_unowned(ex, worker_id, keep)
+        changed = _end_as_lost(
+            queries,
+            ex,
+            rows,
+            "worker lost: worker {worker} lost track of this attempt when its database "
+            "connection broke",
+            worker_id,
+        )
     for row in rows:
         log.warning(
             "task %s: claimed just before the connection broke, never started here; it is now %s",
             row["id"],
-            row["status"],
+            changed.get(int(row["id"]), "unchanged"),
         )
-    return len(rows)
+    return len(changed)
+
+
+def _end_as_lost(
+    queries: Queries, ex: PsycopgExecutor, rows: list[Row], error: str, rescuer: int
+) -> dict[int, str]:
+    """Records each locked row's attempt as 'lost' exactly as a worker records any ending:
+    the same retry policy (a lost attempt is retried at once, not after a backoff: it was
+    not the task's fault), a cancel request wins, a parked upsert version takes over, and
+    the fence (attempt, worker id, running) holds."""
+    if not rows:
+        return {}
+    records = []
+    for row in rows:
+        outcome = Outcome(
+            OutcomeKind.LOST, error=error.format(worker=row["worker_id"]), retry_countdown=0
+        )
+        usage = Usage(
+            duration=float(row["running_seconds"] or 0), max_rss_kib=None, cpu_seconds=None
+        )
+        record = finish_record(row, outcome, usage)
+        record["record"]["rescued_by"] = rescuer
+        records.append(record)
+    return queries.task_finish(ex, records)

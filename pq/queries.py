@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from functools import cache
 from importlib import resources
@@ -351,21 +352,16 @@ class Queries:
         return None if seconds is None else float(seconds)
 
     # -- reliability (rescue of lost workers, release after a reconnect) ---------------------
-    def task_rescue_lost(self, ex: Executor, rescuer: int) -> list[Row]:
-        """Ends the attempts of lost workers as 'lost'; returns the rows it changed."""
-        return ex.fetch(
-            self.sql("task_rescue_lost"),
-            {"rescuer": rescuer, "channel": self.channel, "channel_done": self.channel_done},
-        )
+    def task_lock_lost(self, ex: Executor) -> list[Row]:
+        """Marks lost workers stopped; locks and returns the running rows they left."""
+        return ex.fetch(self.sql("task_lock_lost"), {})
 
-    def task_release_unowned(self, ex: Executor, worker_id: int, keep: list[int]) -> list[Row]:
-        """Ends this worker's running attempts other than `keep` as 'lost'."""
-        return ex.fetch(
-            self.sql("task_release_unowned"),
-            {
-                "worker_id": worker_id,
-                "keep": keep,
-                "channel": self.channel,
-                "channel_done": self.channel_done,
-            },
-        )
+    def task_lock_unowned(self, ex: Executor, worker_id: int, keep: list[int]) -> list[Row]:
+        """Locks and returns this worker's running rows other than `keep`."""
+        return ex.fetch(self.sql("task_lock_unowned"), {"worker_id": worker_id, "keep": keep})
+
+    @contextmanager
+    def transaction(self, ex: PsycopgExecutor) -> Iterator[None]:
+        """One transaction around several statements (the locks of one last until its end)."""
+        with ex.conn.transaction():
+            yield

@@ -122,3 +122,24 @@ def test_a_poll_only_worker_still_runs_tasks(app: PQ) -> None:
 
     task = app.get_task(task_id)
     assert task is not None and task.result == 9
+
+
+def test_an_upsert_parked_on_a_lost_workers_task_runs_after_the_rescue(
+    app: PQ, db_url: str
+) -> None:
+    first = app.upsert(funcs.add, 1, 1, client_id="totals")
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        ex = PsycopgExecutor(conn)
+        dead = register(app, ex)
+        (claimed,) = claim_as(app, ex, dead)
+    assert claimed["id"] == first
+    app.upsert(funcs.add, 20, 22, client_id="totals")  # parked: the row is running
+    silence(db_url, dead)
+
+    app.run_worker(burst=True)
+
+    task = app.get_task_by_client_id("totals")
+    assert task is not None and task.id == first
+    assert task.status is TaskStatus.COMPLETED and task.result == 42  # the parked version ran
+    assert [a.outcome for a in task.history] == [OutcomeKind.LOST, OutcomeKind.SUCCESS]
+    assert task.history[0].worker_id == dead
