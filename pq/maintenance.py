@@ -39,8 +39,10 @@ def register_worker(queries: Queries, ex: Executor, settings: WorkerSettings) ->
 
 
 def rescue_lost_tasks(queries: Queries, ex: PsycopgExecutor, rescuer: int) -> int:
-    """Ends the running attempts of lost workers; returns how many it rescued."""
+    """Ends the running attempts of lost workers; returns how many it rescued. Also forgets
+    workers that stopped more than a day ago, so pq_workers does not grow forever."""
     with queries.transaction(ex):
+        queries.worker_prune(ex)
         rows = queries.task_lock_lost(ex)
         changed = _end_as_lost(
             queries, ex, rows, "worker lost: worker {worker} stopped heartbeating", rescuer

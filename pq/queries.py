@@ -352,6 +352,9 @@ class Queries:
         return None if seconds is None else float(seconds)
 
     # -- reliability (rescue of lost workers, release after a reconnect) ---------------------
+    def worker_prune(self, ex: Executor) -> None:
+        ex.fetch(self.sql("worker_prune"), {})
+
     def task_lock_lost(self, ex: Executor) -> list[Row]:
         """Marks lost workers stopped; locks and returns the running rows they left."""
         return ex.fetch(self.sql("task_lock_lost"), {})

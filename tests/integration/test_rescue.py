@@ -143,3 +143,16 @@ def test_an_upsert_parked_on_a_lost_workers_task_runs_after_the_rescue(
     assert task.status is TaskStatus.COMPLETED and task.result == 42  # the parked version ran
     assert [a.outcome for a in task.history] == [OutcomeKind.LOST, OutcomeKind.SUCCESS]
     assert task.history[0].worker_id == dead
+
+
+def test_workers_stopped_over_a_day_ago_are_forgotten(app: PQ, db_url: str) -> None:
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        ex = PsycopgExecutor(conn)
+        old, recent, me = register(app, ex), register(app, ex), register(app, ex)
+        conn.execute(
+            "UPDATE pq_workers SET stopped_at = now() - interval '2 days' WHERE id = %s", (old,)
+        )
+        conn.execute("UPDATE pq_workers SET stopped_at = now() WHERE id = %s", (recent,))
+        rescue_lost_tasks(app.queries, ex, rescuer=me)
+        left = {r[0] for r in conn.execute("SELECT id FROM pq_workers").fetchall()}
+    assert left == {recent, me}
