@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 import os
 import threading
-import time
 import weakref
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -18,11 +17,12 @@ from psycopg_pool import ConnectionPool
 
 from pq import embedded
 from pq.db import Executor, PsycopgExecutor, connect, open_pool
-from pq.errors import DuplicateClientIdError, TaskNotFoundError
+from pq.errors import DuplicateClientIdError
 from pq.migrate import Migration, apply_migrations
-from pq.models import OutcomeKind, Priority, Task, TaskStatus
+from pq.models import OutcomeKind, Priority
 from pq.naming import import_by_name, task_name_of
 from pq.queries import Queries
+from pq.reading import ReadingMixin
 from pq.retry import Backoff
 from pq.schedules import SchedulesMixin
 from pq.serialization import Codec
@@ -40,7 +40,6 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 Hook = Callable[..., Any]
-_FINAL = {TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED}
 
 # Every live PQ, so a forked child can drop the pool it inherited (see _forget_pools).
 _instances: weakref.WeakSet[PQ] = weakref.WeakSet()
@@ -58,7 +57,7 @@ def _forget_pools_in_child() -> None:
 os.register_at_fork(after_in_child=_forget_pools_in_child)
 
 
-class PQ(SchedulesMixin):
+class PQ(ReadingMixin, SchedulesMixin):
     """A task queue on one Postgres database (and schema)."""
 
     def __init__(
@@ -336,67 +335,6 @@ class PQ(SchedulesMixin):
         """Cancels a pending task, or stops a running one; False if it had already ended."""
         with self.executor() as ex:
             return self.queries.task_cancel(ex, task_id) is not None
-
-    # -- reading -----------------------------------------------------------------------------
-    def get_task(self, task_id: int) -> Task | None:
-        with self.executor() as ex:
-            row = self.queries.task_get(ex, task_id)
-        return Task.model_validate(row) if row else None
-
-    def get_task_by_client_id(self, client_id: str) -> Task | None:
-        with self.executor() as ex:
-            row = self.queries.task_get_by_client_id(ex, client_id)
-        return Task.model_validate(row) if row else None
-
-    def list_failed(self, limit: int = 100) -> list[Task]:
-        return self._list_finished(TaskStatus.FAILED, limit)
-
-    def list_completed(self, limit: int = 100) -> list[Task]:
-        return self._list_finished(TaskStatus.COMPLETED, limit)
-
-    def _list_finished(self, status: TaskStatus, limit: int) -> list[Task]:
-        with self.executor() as ex:
-            rows = self.queries.task_list_finished(ex, status.value, limit)
-        return [Task.model_validate(r) for r in rows]
-
-    def pending_count(self) -> int:
-        with self.executor() as ex:
-            return self.queries.task_count_pending(ex)
-
-    def clear_failed(self, before: datetime | None = None) -> int:
-        """Deletes failed tasks that finished before `before` (all if None); returns how many."""
-        with self.executor() as ex:
-            return self.queries.task_delete_finished(ex, TaskStatus.FAILED.value, before)
-
-    def clear_completed(self, before: datetime | None = None) -> int:
-        """Deletes completed tasks that finished before `before` (all if None)."""
-        with self.executor() as ex:
-            return self.queries.task_delete_finished(ex, TaskStatus.COMPLETED.value, before)
-
-    def wait_for_end(self, task_id: int, deadline: float | None) -> Task | None:
-        """Blocks until the task is completed, failed or cancelled (None at the deadline).
-
-        Listens on the done channel before reading the row, so an end that happens between
-        the read and the wait still wakes us; polls every few seconds as a safety net.
-        """
-        with self.connect() as conn:
-            ex = PsycopgExecutor(conn)
-            self.queries.listen(ex, self.queries.channel_done)
-            prefix = f"{task_id}:"
-            while True:
-                row = self.queries.task_get(ex, task_id)
-                if row is None:
-                    raise TaskNotFoundError(f"task {task_id} does not exist (was it cleared?)")
-                task = Task.model_validate(row)
-                if task.status in _FINAL:
-                    return task
-                remaining = None if deadline is None else deadline - time.monotonic()
-                if remaining is not None and remaining <= 0:
-                    return None
-                wait = 5.0 if remaining is None else min(5.0, remaining)
-                for notice in conn.notifies(timeout=wait):
-                    if notice.payload.startswith(prefix):
-                        break
 
     # -- workers -----------------------------------------------------------------------------
     def run_worker(

@@ -1,0 +1,90 @@
+"""The reading half of PQ's public API: look tasks up, list and count them, clear old ones,
+and wait for one to end. `PQ` inherits these methods."""
+
+from __future__ import annotations
+
+import time
+from contextlib import AbstractContextManager
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import psycopg
+
+from pq.db import Executor, PsycopgExecutor
+from pq.errors import TaskNotFoundError
+from pq.models import Task, TaskStatus
+
+if TYPE_CHECKING:
+    from pq.queries import Queries
+
+_FINAL = {TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED}
+
+
+class ReadingMixin:
+    """Task lookups and clean-up on a PQ (mixed into `PQ`)."""
+
+    if TYPE_CHECKING:
+        queries: Queries
+
+        def executor(self, connection: Any = None) -> AbstractContextManager[Executor]: ...
+        def connect(self) -> psycopg.Connection[Any]: ...
+
+    def get_task(self, task_id: int) -> Task | None:
+        with self.executor() as ex:
+            row = self.queries.task_get(ex, task_id)
+        return Task.model_validate(row) if row else None
+
+    def get_task_by_client_id(self, client_id: str) -> Task | None:
+        with self.executor() as ex:
+            row = self.queries.task_get_by_client_id(ex, client_id)
+        return Task.model_validate(row) if row else None
+
+    def list_failed(self, limit: int = 100) -> list[Task]:
+        return self._list_finished(TaskStatus.FAILED, limit)
+
+    def list_completed(self, limit: int = 100) -> list[Task]:
+        return self._list_finished(TaskStatus.COMPLETED, limit)
+
+    def _list_finished(self, status: TaskStatus, limit: int) -> list[Task]:
+        with self.executor() as ex:
+            rows = self.queries.task_list_finished(ex, status.value, limit)
+        return [Task.model_validate(r) for r in rows]
+
+    def pending_count(self) -> int:
+        with self.executor() as ex:
+            return self.queries.task_count_pending(ex)
+
+    def clear_failed(self, before: datetime | None = None) -> int:
+        """Deletes failed tasks that finished before `before` (all if None); returns how many."""
+        with self.executor() as ex:
+            return self.queries.task_delete_finished(ex, TaskStatus.FAILED.value, before)
+
+    def clear_completed(self, before: datetime | None = None) -> int:
+        """Deletes completed tasks that finished before `before` (all if None)."""
+        with self.executor() as ex:
+            return self.queries.task_delete_finished(ex, TaskStatus.COMPLETED.value, before)
+
+    def wait_for_end(self, task_id: int, deadline: float | None) -> Task | None:
+        """Blocks until the task is completed, failed or cancelled (None at the deadline).
+
+        Listens on the done channel before reading the row, so an end that happens between
+        the read and the wait still wakes us; polls every few seconds as a safety net.
+        """
+        with self.connect() as conn:
+            ex = PsycopgExecutor(conn)
+            self.queries.listen(ex, self.queries.channel_done)
+            prefix = f"{task_id}:"
+            while True:
+                row = self.queries.task_get(ex, task_id)
+                if row is None:
+                    raise TaskNotFoundError(f"task {task_id} does not exist (was it cleared?)")
+                task = Task.model_validate(row)
+                if task.status in _FINAL:
+                    return task
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return None
+                wait = 5.0 if remaining is None else min(5.0, remaining)
+                for notice in conn.notifies(timeout=wait):
+                    if notice.payload.startswith(prefix):
+                        break
