@@ -21,7 +21,7 @@ from pq.errors import DuplicateClientIdError
 from pq.migrate import Migration, apply_migrations
 from pq.models import OutcomeKind, Priority
 from pq.naming import import_by_name, task_name_of
-from pq.queries import Queries
+from pq.queries import NewTaskRow, Queries
 from pq.reading import ReadingMixin
 from pq.retry import Backoff
 from pq.schedules import SchedulesMixin
@@ -207,6 +207,31 @@ class PQ(ReadingMixin, SchedulesMixin):
         return registered.options if registered is not None else TaskOptions()
 
     # -- enqueueing --------------------------------------------------------------------------
+    def new_row(
+        self,
+        name: str,
+        args: list[Any],
+        kwargs: dict[str, Any],
+        options: TaskOptions,
+        *,
+        run_at: datetime | None,
+        client_id: str | None,
+    ) -> NewTaskRow:
+        """The row to write for one call: arguments encoded (a bad one fails the call here,
+        before anything is written), options as stored."""
+        args_json, kwargs_json = self.codec.encode_arguments(args, kwargs)
+        return NewTaskRow(
+            name=name,
+            queue=options.queue,
+            priority=options.priority,
+            args=args_json,
+            kwargs=kwargs_json,
+            options=options.row_options(),
+            client_id=client_id,
+            run_at=run_at,
+            max_attempts=options.retries + 1,
+        )
+
     def insert_task(
         self,
         name: str,
@@ -223,21 +248,10 @@ class PQ(ReadingMixin, SchedulesMixin):
             return self.interceptor.insert(
                 name, args, kwargs, options, run_at=run_at, client_id=client_id
             )
-        args_json, kwargs_json = self.codec.encode_arguments(args, kwargs)
+        row = self.new_row(name, args, kwargs, options, run_at=run_at, client_id=client_id)
         try:
             with self.executor(connection) as ex:
-                return self.queries.task_insert(
-                    ex,
-                    name=name,
-                    queue=options.queue,
-                    priority=options.priority,
-                    args=args_json,
-                    kwargs=kwargs_json,
-                    options=options.row_options(),
-                    client_id=client_id,
-                    run_at=run_at,
-                    max_attempts=options.retries + 1,
-                )
+                return self.queries.task_insert(ex, row)
         except Exception as exc:
             # psycopg 3 says sqlstate, psycopg2 (a caller's connection) says pgcode.
             if "23505" not in (getattr(exc, "sqlstate", None), getattr(exc, "pgcode", None)):

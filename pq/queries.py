@@ -10,6 +10,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from functools import cache
 from importlib import resources
@@ -32,6 +33,28 @@ def migration_text(filename: str) -> str:
 def migration_files() -> list[str]:
     folder = resources.files("pq").joinpath("migrations")
     return sorted(p.name for p in folder.iterdir() if p.name.endswith(".sql"))
+
+
+@dataclass(frozen=True)
+class NewTaskRow:
+    """The values of a task row to write: arguments already encoded, options as stored."""
+
+    name: str
+    queue: str
+    priority: int
+    args: str  # JSON text
+    kwargs: str  # JSON text
+    options: dict[str, Any]
+    client_id: str | None
+    run_at: datetime | None  # None: now
+    max_attempts: int
+    periodic_id: int | None = None
+
+    def params(self, channel: str) -> dict[str, Any]:
+        values = asdict(self)
+        values["options"] = json.dumps(self.options)
+        values["channel"] = channel
+        return values
 
 
 class Queries:
@@ -77,70 +100,13 @@ class Queries:
         ex.fetch(self.sql("migration_record"), {"version": version, "name": name})
 
     # -- tasks -------------------------------------------------------------------------------
-    def task_insert(
-        self,
-        ex: Executor,
-        *,
-        name: str,
-        queue: str,
-        priority: int,
-        args: str,
-        kwargs: str,
-        options: dict[str, Any],
-        client_id: str | None,
-        run_at: datetime | None,
-        max_attempts: int,
-        periodic_id: int | None = None,
-    ) -> int:
-        rows = ex.fetch(
-            self.sql("task_insert"),
-            {
-                "name": name,
-                "queue": queue,
-                "priority": priority,
-                "args": args,
-                "kwargs": kwargs,
-                "options": json.dumps(options),
-                "client_id": client_id,
-                "run_at": run_at,
-                "max_attempts": max_attempts,
-                "periodic_id": periodic_id,
-                "channel": self.channel,
-            },
-        )
-        return int(rows[0]["id"])
+    def task_insert(self, ex: Executor, row: NewTaskRow) -> int:
+        """Inserts one task (and wakes workers when it is due); returns its id."""
+        return int(ex.fetch(self.sql("task_insert"), row.params(self.channel))[0]["id"])
 
-    def task_upsert(
-        self,
-        ex: Executor,
-        *,
-        name: str,
-        queue: str,
-        priority: int,
-        args: str,
-        kwargs: str,
-        options: dict[str, Any],
-        client_id: str,
-        run_at: datetime | None,
-        max_attempts: int,
-    ) -> Row:
+    def task_upsert(self, ex: Executor, row: NewTaskRow) -> Row:
         """Returns {id, status, parked}: parked is true when the row was running."""
-        rows = ex.fetch(
-            self.sql("task_upsert"),
-            {
-                "name": name,
-                "queue": queue,
-                "priority": priority,
-                "args": args,
-                "kwargs": kwargs,
-                "options": json.dumps(options),
-                "client_id": client_id,
-                "run_at": run_at,
-                "max_attempts": max_attempts,
-                "channel": self.channel,
-            },
-        )
-        return rows[0]
+        return ex.fetch(self.sql("task_upsert"), row.params(self.channel))[0]
 
     def task_reserve_ids(self, ex: Executor, n: int) -> tuple[list[int], datetime]:
         """n new task ids in order, and the database's clock (the default run_at)."""

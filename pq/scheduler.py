@@ -24,6 +24,7 @@ import psycopg
 from pq.db import Executor, PsycopgExecutor, Row
 from pq.errors import PQError
 from pq.periodic import PeriodicDefinition, ScheduleSpec, make_spec
+from pq.queries import NewTaskRow
 
 if TYPE_CHECKING:
     from pq.app import PQ
@@ -77,16 +78,18 @@ def insert_tick(app: PQ, ex: Executor, row: Row, *, run_at: datetime | None) -> 
     }
     return app.queries.task_insert(
         ex,
-        name=row["name"],
-        queue=row["queue"],
-        priority=row["priority"],
-        args=json.dumps(row["args"]),
-        kwargs=json.dumps(row["kwargs"]),
-        options=options,
-        client_id=None,
-        run_at=run_at,
-        max_attempts=retries + 1,
-        periodic_id=row["id"],
+        NewTaskRow(
+            name=row["name"],
+            queue=row["queue"],
+            priority=row["priority"],
+            args=json.dumps(row["args"]),
+            kwargs=json.dumps(row["kwargs"]),
+            options=options,
+            client_id=None,
+            run_at=run_at,
+            max_attempts=retries + 1,
+            periodic_id=row["id"],
+        ),
     )
 
 

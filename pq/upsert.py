@@ -31,18 +31,7 @@ def upsert_one(
         return app.interceptor.insert(
             name, args, kwargs, options, run_at=run_at, client_id=client_id
         )
-    args_json, kwargs_json = app.codec.encode_arguments(args, kwargs)
+    new = app.new_row(name, args, kwargs, options, run_at=run_at, client_id=client_id)
     with app.executor(connection) as ex:
-        row = app.queries.task_upsert(
-            ex,
-            name=name,
-            queue=options.queue,
-            priority=options.priority,
-            args=args_json,
-            kwargs=kwargs_json,
-            options=options.row_options(),
-            client_id=client_id,
-            run_at=run_at,
-            max_attempts=options.retries + 1,
-        )
+        row = app.queries.task_upsert(ex, new)
     return int(row["id"])
