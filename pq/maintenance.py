@@ -25,14 +25,13 @@ log = logging.getLogger("pq.maintenance")
 
 def register_worker(queries: Queries, ex: Executor, settings: WorkerSettings) -> int:
     """Adds this process to pq_workers; the id it returns fences every attempt it claims."""
-    priorities = sorted(settings.priorities) if settings.priorities else None
     return queries.worker_register(
         ex,
         host=socket.gethostname(),
         pid=os.getpid(),
         version=__version__,
         queues=list(settings.queues),
-        priorities=priorities,
+        priorities=settings.priority_list,
         concurrency=settings.concurrency,
         lease_seconds=settings.lease,
     )

@@ -89,6 +89,11 @@ class WorkerSettings:
     poll_only: bool = False  # no LISTEN: for PgBouncer in transaction mode
     burst: bool = False  # exit once nothing is left to run
 
+    @property
+    def priority_list(self) -> list[int] | None:
+        """The priorities as the SQL parameter wants them: a sorted list, or None for all."""
+        return sorted(self.priorities) if self.priorities else None
+
     def __post_init__(self) -> None:
         from pq.limits import parse_size
 

@@ -95,6 +95,9 @@ class Worker:
         listen = None if settings.poll_only else self._listen
         self.link = DatabaseLink(self._connect, listen, self.waiter)
         self.scheduler = Scheduler(app)
+        # the claim's parameters, worked out once rather than on every claim of the hot loop
+        self.queues = list(settings.queues)
+        self.priorities = settings.priority_list
 
     # -- lifecycle ---------------------------------------------------------------------------
     def run(self) -> int:
@@ -119,7 +122,7 @@ class Worker:
             "worker %s started: queues=%s priorities=%s concurrency=%d",
             self.worker_id,
             ",".join(self.settings.queues),
-            sorted(self.settings.priorities) if self.settings.priorities else "all",
+            self.settings.priority_list or "all",
             self.settings.concurrency,
         )
 
@@ -214,7 +217,6 @@ class Worker:
 
     def _claim_and_fork(self) -> None:
         limit = self._free_slots()
-        priorities = sorted(self.settings.priorities) if self.settings.priorities else None
         result = self.link.call(
             "recording and claiming tasks",
             lambda ex: self.queries.task_finish_and_claim(
@@ -222,8 +224,8 @@ class Worker:
                 self.finished,
                 worker_id=self.worker_id,
                 limit=limit,
-                queues=list(self.settings.queues),
-                priorities=priorities,
+                queues=self.queues,
+                priorities=self.priorities,
             ),
         )
         if result is None:
