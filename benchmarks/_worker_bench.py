@@ -14,7 +14,7 @@ import psycopg
 from psycopg import sql
 
 from pq import PQ
-from pq.embedded import resolve_database_url
+from pq.store.embedded import resolve_database_url
 
 ROOT = Path(__file__).resolve().parent.parent
 

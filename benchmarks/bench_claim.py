@@ -16,7 +16,7 @@ import time
 import psycopg
 
 from _common import fresh_app
-from pq.db import PsycopgExecutor
+from pq.store.db import PsycopgExecutor
 
 SCHEMA = "pq_bench_claim"
 PENDING = 2000
@@ -42,7 +42,7 @@ def fill(url: str, finished: int) -> None:
 
 
 def median_claim_ms(app_url: str, queries: object) -> float:
-    from pq.queries import Queries
+    from pq.store.queries import Queries
 
     assert isinstance(queries, Queries)
     timings = []

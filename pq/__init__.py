@@ -19,9 +19,9 @@ from pq.errors import (
     UnknownTaskError,
 )
 from pq.models import Attempt, OutcomeKind, Periodic, Priority, Task, TaskStatus
-from pq.periodic_task import PeriodicFunction
+from pq.periodic.function import PeriodicFunction
+from pq.producer.task import TaskFunction, TaskHandle
 from pq.retry import Backoff, Retry
-from pq.task import TaskFunction, TaskHandle
 
 __all__ = [
     "PQ",

@@ -15,24 +15,26 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
 import psycopg
 from psycopg_pool import ConnectionPool
 
-from pq import embedded
-from pq.db import Executor, PsycopgExecutor, connect, open_pool
 from pq.errors import DuplicateClientIdError
-from pq.migrate import Migration, apply_migrations
 from pq.models import OutcomeKind, Priority
-from pq.naming import import_by_name, task_name_of
-from pq.queries import NewTaskRow, Queries
-from pq.reading import ReadingMixin
+from pq.periodic.api import SchedulesMixin
+from pq.producer.reading import ReadingMixin
+from pq.producer.task import TaskDecorator, TaskFunction, TaskOptions, resolve_run_at
+from pq.registry import Registry, task_name_of
 from pq.retry import Backoff
-from pq.schedules import SchedulesMixin
+from pq.runtime import Runtime
 from pq.serialization import Codec
-from pq.settings import Settings
-from pq.task import TaskDecorator, TaskFunction, TaskOptions, resolve_run_at
+from pq.settings import Settings, WorkerSettings
+from pq.store import embedded
+from pq.store.db import Executor, PsycopgExecutor, connect, open_pool
+from pq.store.migrate import Migration, apply_migrations
+from pq.store.queries import NewTaskRow, Queries
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
     from pq.testing import Interceptor
+    from pq.worker.loop import Hooks
 
 log = logging.getLogger("pq")
 
@@ -81,7 +83,9 @@ class PQ(ReadingMixin, SchedulesMixin):
         self.settings = Settings(**{k: v for k, v in given.items() if v is not None})
         self.queries = Queries(self.settings.schema)
         self.codec = Codec(self.settings.allow_pickle, self.settings.secret_key)
-        self.registry: dict[str, TaskFunction[Any, Any]] = {}
+        self.registry = Registry()
+        # What the worker gets of this app: never the facade, so never the producer pool.
+        self.runtime = Runtime(self.registry, self.codec, self.queries, lambda: self.database_url)
         self._url: str | None = None
         self._pool: ConnectionPool[Any] | None = None
         self._pool_lock = threading.Lock()
@@ -114,7 +118,7 @@ class PQ(ReadingMixin, SchedulesMixin):
     def executor(self, connection: Any = None) -> Iterator[Executor]:
         """Our pool (committed on success) or, with `connection=`, the caller's transaction."""
         if connection is not None:
-            from pq.db import executor_for  # callers' drivers are imported only when used
+            from pq.store.db import executor_for  # callers' drivers are imported only when used
 
             yield executor_for(connection)
             return
@@ -196,15 +200,10 @@ class PQ(ReadingMixin, SchedulesMixin):
 
     def resolve(self, name: str) -> Callable[..., Any]:
         """The plain function behind a task name: registered first, else imported."""
-        registered = self.registry.get(name)
-        if registered is not None:
-            return registered.fn
-        found = import_by_name(name)
-        return found.fn if isinstance(found, TaskFunction) else found
+        return self.registry.resolve(name)
 
     def options_for(self, name: str) -> TaskOptions:
-        registered = self.registry.get(name)
-        return registered.options if registered is not None else TaskOptions()
+        return self.registry.options_for(name)
 
     # -- enqueueing --------------------------------------------------------------------------
     def new_row(
@@ -305,7 +304,7 @@ class PQ(ReadingMixin, SchedulesMixin):
 
         A running task keeps running and this version runs after it (see docs/enqueueing).
         """
-        from pq.upsert import upsert_one
+        from pq.producer.upsert import upsert_one
 
         name, defaults = self._name_and_defaults(fn)
         return upsert_one(
@@ -332,7 +331,7 @@ class PQ(ReadingMixin, SchedulesMixin):
     ) -> list[int]:
         """One task per item (tuple: positional args, dict: keyword args, else the single
         argument) in a single COPY; returns the ids in item order."""
-        from pq.bulk import insert_many
+        from pq.producer.bulk import insert_many
 
         name, defaults = self._name_and_defaults(fn)
         options = defaults.merged(priority=priority, queue=queue)
@@ -375,7 +374,7 @@ class PQ(ReadingMixin, SchedulesMixin):
         pq.settings.WorkerSettings; `max_memory` takes bytes or a size such as "512MiB".
         Returns the number of tasks it processed.
         """
-        from pq.worker import Hooks, build_worker_settings, run
+        from pq.worker.loop import Hooks, build_worker_settings
 
         settings = build_worker_settings(
             concurrency=concurrency,
@@ -391,7 +390,7 @@ class PQ(ReadingMixin, SchedulesMixin):
             heartbeat_interval=heartbeat_interval,
             poll_only=poll_only,
         )
-        return run(self, settings, Hooks(pre_execute, post_execute))
+        return self.run_worker_with(settings, Hooks(pre_execute, post_execute))
 
     def run_worker_once(
         self,
@@ -403,9 +402,25 @@ class PQ(ReadingMixin, SchedulesMixin):
         post_execute: Hook | None = None,
     ) -> bool:
         """Claims and runs at most one task; returns whether there was one."""
-        from pq.worker import Hooks, build_worker_settings, run
+        from pq.worker.loop import Hooks, build_worker_settings
 
         settings = build_worker_settings(
             max_runtime=max_runtime, priorities=priorities, queues=queues, burst=True
         )
-        return run(self, settings, Hooks(pre_execute, post_execute), max_tasks=1) > 0
+        return self.run_worker_with(settings, Hooks(pre_execute, post_execute), max_tasks=1) > 0
+
+    def run_worker_with(
+        self,
+        settings: WorkerSettings,
+        hooks: Hooks,
+        *,
+        max_tasks: int | None = None,
+        upgrade_hint: str = "pq migrate APP",
+    ) -> int:
+        """Runs a worker with settings already built (the CLI's and run_worker's way in)."""
+        from pq.worker.loop import run
+
+        # The producer pool has threads and sockets; a lean, single-threaded parent forks
+        # faster and safely. It reopens by itself if this process enqueues again later.
+        self.close()
+        return run(self.runtime, settings, hooks, max_tasks=max_tasks, upgrade_hint=upgrade_hint)

@@ -95,7 +95,7 @@ class WorkerSettings:
         return sorted(self.priorities) if self.priorities else None
 
     def __post_init__(self) -> None:
-        from pq.limits import parse_size
+        from pq.worker.limits import parse_size
 
         object.__setattr__(self, "max_memory", parse_size(self.max_memory))
         if self.max_cpu is not None and self.max_cpu <= 0:

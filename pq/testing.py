@@ -32,13 +32,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from pq.errors import TaskCancelledError, TaskFailedError, TaskNotFoundError
 from pq.models import TaskStatus
-from pq.naming import task_name_of
+from pq.producer.task import TaskFunction, TaskHandle
+from pq.registry import task_name_of
 from pq.serialization import restore_arguments
-from pq.task import TaskFunction, TaskHandle
 
 if TYPE_CHECKING:
     from pq.app import PQ
-    from pq.task import TaskOptions
+    from pq.producer.task import TaskOptions
 
 __all__ = ["Enqueued", "EnqueuedCall", "capture", "eager"]
 

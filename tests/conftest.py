@@ -36,7 +36,7 @@ def server_url() -> Iterator[str]:
     if url:
         yield url
         return
-    from pq import embedded
+    from pq.store import embedded
 
     # Stop the embedded server at the end only if this session started it, so a developer's
     # already-running test server (or a parallel session's) is left alone.

@@ -15,7 +15,7 @@ import pytest
 from workerproc import WorkerProcess, kill_orphans, terminate_backends, workers
 
 from pq import PQ
-from pq.task import TaskFunction
+from pq.producer.task import TaskFunction
 from taskmods import e2eapp
 from waiting import wait_until
 

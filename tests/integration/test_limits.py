@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pq import PQ, OutcomeKind, TaskStatus
-from pq.worker import Hooks, build_worker_settings, run
+from pq.worker.loop import Hooks, build_worker_settings
 from taskmods import funcs, reliability
 
 
@@ -37,7 +37,7 @@ def test_a_task_limit_wins_over_the_worker_limit(app: PQ) -> None:
     handle = small.delay(step_mib=10, upto_mib=300)
     settings = build_worker_settings(burst=True, max_memory="2GiB")
 
-    run(app, settings, Hooks())
+    app.run_worker_with(settings, Hooks())
 
     assert "max_memory=200 MiB" in (handle.get().error or "")
 

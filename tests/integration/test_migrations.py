@@ -8,7 +8,7 @@ import psycopg
 import pytest
 
 from pq import PQ, SchemaOutdatedError, TaskStatus
-from pq.migrate import latest_version
+from pq.store.migrate import latest_version
 from taskmods import funcs
 
 

@@ -7,9 +7,9 @@ from typing import Any
 import psycopg
 
 from pq import PQ, OutcomeKind, TaskStatus
-from pq.db import PsycopgExecutor
-from pq.maintenance import release_unowned_tasks, rescue_lost_tasks
-from pq.worker import Hooks, build_worker_settings, run
+from pq.store.db import PsycopgExecutor
+from pq.worker.fleet import release_unowned_tasks, rescue_lost_tasks
+from pq.worker.loop import Hooks, build_worker_settings
 from taskmods import funcs
 
 
@@ -118,7 +118,7 @@ def test_a_claim_whose_reply_was_lost_is_handed_back_after_reconnecting(
 def test_a_poll_only_worker_still_runs_tasks(app: PQ) -> None:
     task_id = app.enqueue(funcs.add, 4, 5)
 
-    run(app, build_worker_settings(burst=True, poll_only=True), Hooks())
+    app.run_worker_with(build_worker_settings(burst=True, poll_only=True), Hooks())
 
     task = app.get_task(task_id)
     assert task is not None and task.result == 9

@@ -1,7 +1,7 @@
 import pytest
 
 from pq.errors import TaskDefinitionError, UnknownTaskError
-from pq.naming import import_by_name, task_name_of
+from pq.registry import import_by_name, task_name_of
 from taskmods import funcs
 
 

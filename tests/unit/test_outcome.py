@@ -3,7 +3,7 @@
 import signal
 
 from pq.models import OutcomeKind
-from pq.outcome import KillReason, classify
+from pq.worker.outcome import KillReason, classify
 
 
 def exited(code: int) -> int:

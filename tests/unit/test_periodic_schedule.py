@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from pq import PQ, InvalidScheduleError
-from pq.periodic import make_spec
+from pq.periodic.spec import make_spec
 
 BERLIN = ZoneInfo("Europe/Berlin")
 

@@ -10,11 +10,11 @@ import pytest
 
 from pq import Backoff, OutcomeKind
 from pq.errors import ConfigurationError
-from pq.limits import Limits, parse_size
-from pq.outcome import Outcome, Usage, classify, summary
+from pq.producer.task import TaskOptions
 from pq.retry import Retry, coerce_retry_on, retry_at
 from pq.settings import WorkerSettings
-from pq.task import TaskOptions
+from pq.worker.limits import Limits, parse_size
+from pq.worker.outcome import Outcome, Usage, classify, summary
 
 
 def row(attempts: int, max_attempts: int, **options: Any) -> dict[str, Any]:

@@ -13,7 +13,7 @@ def test_unsafe_schema_names_are_refused(schema: str) -> None:
 
 
 def test_pq_without_url_or_embedded_names_both_fixes(monkeypatch: pytest.MonkeyPatch) -> None:
-    from pq import embedded
+    from pq.store import embedded
 
     monkeypatch.delenv("PQ_DATABASE_URL", raising=False)
     monkeypatch.setattr(embedded, "is_installed", lambda: False)

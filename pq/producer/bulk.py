@@ -15,7 +15,7 @@ from pq.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from pq.app import PQ
-    from pq.task import TaskOptions
+    from pq.producer.task import TaskOptions
 
 
 def split_item(item: Any) -> tuple[list[Any], dict[str, Any]]:

@@ -21,13 +21,13 @@ from typing import TYPE_CHECKING, Any
 
 import psycopg
 
-from pq.db import Executor, PsycopgExecutor, Row
 from pq.errors import PQError
-from pq.periodic import PeriodicDefinition, ScheduleSpec, make_spec
-from pq.queries import NewTaskRow
+from pq.periodic.spec import PeriodicDefinition, ScheduleSpec, make_spec
+from pq.store.db import Executor, PsycopgExecutor, Row
+from pq.store.queries import NewTaskRow
 
 if TYPE_CHECKING:
-    from pq.app import PQ
+    from pq.runtime import Runtime
 
 log = logging.getLogger("pq.scheduler")
 
@@ -43,9 +43,11 @@ def spec_of(row: Row) -> ScheduleSpec:
     return make_spec(row["every_seconds"], row["cron"], row["timezone"])
 
 
-def definition_params(app: PQ, definition: PeriodicDefinition, now: datetime) -> dict[str, Any]:
+def definition_params(
+    runtime: Runtime, definition: PeriodicDefinition, now: datetime
+) -> dict[str, Any]:
     """The named parameters of periodic_declare.sql / periodic_upsert.sql."""
-    args_json, kwargs_json = app.codec.encode_arguments(definition.args, definition.kwargs)
+    args_json, kwargs_json = runtime.codec.encode_arguments(definition.args, definition.kwargs)
     spec = definition.spec
     return {
         "name": definition.name,
@@ -64,7 +66,7 @@ def definition_params(app: PQ, definition: PeriodicDefinition, now: datetime) ->
     }
 
 
-def insert_tick(app: PQ, ex: Executor, row: Row, *, run_at: datetime | None) -> int:
+def insert_tick(runtime: Runtime, ex: Executor, row: Row, *, run_at: datetime | None) -> int:
     """Inserts one run of the schedule `row` as an ordinary task; returns the task id.
 
     The task carries periodic_id (overlap control counts by it) and, in its options, the
@@ -76,7 +78,7 @@ def insert_tick(app: PQ, ex: Executor, row: Row, *, run_at: datetime | None) -> 
         "key": row["key"],
         "slot": run_at.isoformat() if run_at is not None else None,
     }
-    return app.queries.task_insert(
+    return runtime.queries.task_insert(
         ex,
         NewTaskRow(
             name=row["name"],
@@ -93,25 +95,25 @@ def insert_tick(app: PQ, ex: Executor, row: Row, *, run_at: datetime | None) -> 
     )
 
 
-def declared_definitions(app: PQ) -> list[PeriodicDefinition]:
+def declared_definitions(runtime: Runtime) -> list[PeriodicDefinition]:
     """Every schedule the app's code declares with @app.periodic."""
-    from pq.periodic_task import PeriodicFunction
+    from pq.periodic.function import PeriodicFunction
 
     found: list[PeriodicDefinition] = []
-    for task_fn in app.registry.values():
+    for task_fn in runtime.registry.values():
         if isinstance(task_fn, PeriodicFunction):
             found.extend(task_fn.declarations.values())
     return found
 
 
-def sync_declared(app: PQ, conn: psycopg.Connection[Any], now: datetime) -> None:
+def sync_declared(runtime: Runtime, conn: psycopg.Connection[Any], now: datetime) -> None:
     """Writes the code's declarations and orphans the code-declared rows it no longer has."""
-    definitions = declared_definitions(app)
+    definitions = declared_definitions(runtime)
     ex = PsycopgExecutor(conn)
     with conn.transaction():
         for definition in definitions:
-            app.queries.periodic_declare(ex, definition_params(app, definition, now))
-        orphaned = app.queries.periodic_orphan_undeclared(
+            runtime.queries.periodic_declare(ex, definition_params(runtime, definition, now))
+        orphaned = runtime.queries.periodic_orphan_undeclared(
             ex, [(d.name, d.key) for d in definitions]
         )
     for row in orphaned:
@@ -128,9 +130,9 @@ def sync_declared(app: PQ, conn: psycopg.Connection[Any], now: datetime) -> None
 class Scheduler:
     """One worker's tick engine; the worker calls `run_due` when `due()` says so."""
 
-    def __init__(self, app: PQ) -> None:
-        self.app = app
-        self.queries = app.queries
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.queries = runtime.queries
         self.next_check = 0.0  # time.monotonic() of the next look at the schedules
         self._known_code: set[str] = set()
 
@@ -184,7 +186,7 @@ class Scheduler:
             )
             self.queries.periodic_advance(ex, row["id"], next_run=next_run, last_run=None)
             return 0
-        task_id = insert_tick(self.app, ex, row, run_at=slot)
+        task_id = insert_tick(self.runtime, ex, row, run_at=slot)
         self.queries.periodic_advance(ex, row["id"], next_run=next_run, last_run=now)
         log.debug("schedule %s (key %r): task %s for %s", row["name"], row["key"], task_id, slot)
         return 1
@@ -205,7 +207,7 @@ class Scheduler:
         if name in self._known_code:
             return True
         try:
-            self.app.resolve(name)
+            self.runtime.registry.resolve(name)
         except Exception:  # any import failure means its ticks could only fail
             log.debug("cannot resolve %s", name, exc_info=True)
             return False

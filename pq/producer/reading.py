@@ -10,12 +10,12 @@ from typing import TYPE_CHECKING, Any
 
 import psycopg
 
-from pq.db import Executor, PsycopgExecutor
 from pq.errors import TaskNotFoundError
 from pq.models import Task, TaskStatus
+from pq.store.db import Executor, PsycopgExecutor
 
 if TYPE_CHECKING:
-    from pq.queries import Queries
+    from pq.store.queries import Queries
 
 _FINAL = {TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED}
 

@@ -1,13 +1,13 @@
-"""Applies pq/migrations/NNNN_*.sql in order, each once, under an advisory lock."""
+"""Applies pq/store/migrations/NNNN_*.sql in order, each once, under an advisory lock."""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
 
-from pq.db import PsycopgExecutor, connect
 from pq.errors import SchemaOutdatedError
-from pq.queries import Queries, migration_files, migration_text
+from pq.store.db import PsycopgExecutor, connect
+from pq.store.queries import Queries, migration_files, migration_text
 
 log = logging.getLogger("pq.migrate")
 

@@ -1,13 +1,17 @@
-"""Task names: how a function becomes `module:qualname`, and how a name becomes a function."""
+"""Task names: how a function becomes `module:qualname`, how a name becomes a function, and
+the registry of an app's declared tasks (which also decides what a worker may run)."""
 
 from __future__ import annotations
 
 import importlib
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pq.errors import TaskDefinitionError, UnknownTaskError
+
+if TYPE_CHECKING:
+    from pq.producer.task import TaskFunction, TaskOptions
 
 
 def module_name_of(fn: Callable[..., Any]) -> str:
@@ -70,3 +74,28 @@ def import_by_name(name: str) -> Callable[..., Any]:
     if not callable(target):
         raise UnknownTaskError(f"task {name!r} names {type(target).__name__}, not a function")
     return target  # type: ignore[no-any-return]
+
+
+class Registry(dict[str, "TaskFunction[Any, Any]"]):
+    """The tasks an app declares (`@app.task`, `@app.periodic`), by name.
+
+    It is also the one place that turns a name read from a row into a function, so the rule of
+    what a worker may run lives here and nowhere else.
+    """
+
+    def resolve(self, name: str) -> Callable[..., Any]:
+        """The plain function behind a task name: registered first, else imported."""
+        from pq.producer.task import TaskFunction
+
+        registered = self.get(name)
+        if registered is not None:
+            return registered.fn
+        found = import_by_name(name)
+        return found.fn if isinstance(found, TaskFunction) else found
+
+    def options_for(self, name: str) -> TaskOptions:
+        """The declared defaults of a task name (plain defaults for a function not declared)."""
+        from pq.producer.task import TaskOptions
+
+        registered = self.get(name)
+        return registered.options if registered is not None else TaskOptions()

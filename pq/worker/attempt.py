@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from pq.limits import Limits
 from pq.models import OutcomeKind
-from pq.outcome import KillReason, Outcome, Usage, summary
 from pq.retry import retry_at
+from pq.worker.limits import Limits
+from pq.worker.outcome import KillReason, Outcome, Usage, summary
 
 log = logging.getLogger("pq.worker")
 

@@ -21,22 +21,22 @@ from typing import TYPE_CHECKING, Any
 
 import psycopg
 
-from pq.attempt import Child, finish_record, log_outcome, parse_report
-from pq.child import run_child
-from pq.db import PsycopgExecutor, connect
-from pq.limits import Limits
-from pq.maintenance import register_worker, release_unowned_tasks, rescue_lost_tasks
-from pq.migrate import check_schema_current
-from pq.outcome import KillReason, Usage, classify, usage_of
-from pq.scheduler import Scheduler, sync_declared
+from pq.periodic.ticks import Scheduler, sync_declared
 from pq.settings import WorkerSettings, build_worker_settings
-from pq.wakeup import SignalPipe, Waiter
-from pq.worker_link import WORKER_CONNECTION_OPTIONS, DatabaseLink
+from pq.store.db import PsycopgExecutor, connect
+from pq.store.migrate import check_schema_current
+from pq.worker.attempt import Child, finish_record, log_outcome, parse_report
+from pq.worker.child import run_child
+from pq.worker.fleet import register_worker, release_unowned_tasks, rescue_lost_tasks
+from pq.worker.limits import Limits
+from pq.worker.link import WORKER_CONNECTION_OPTIONS, DatabaseLink
+from pq.worker.outcome import KillReason, Usage, classify, usage_of
+from pq.worker.wakeup import SignalPipe, Waiter
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from pq.app import PQ
+    from pq.runtime import Runtime
 
 log = logging.getLogger("pq.worker")
 
@@ -52,7 +52,7 @@ class Hooks:
 
 
 def run(
-    app: PQ,
+    runtime: Runtime,
     settings: WorkerSettings,
     hooks: Hooks,
     *,
@@ -60,21 +60,21 @@ def run(
     upgrade_hint: str = "pq migrate APP",
 ) -> int:
     """Runs a worker until stopped; returns how many tasks it processed."""
-    return Worker(app, settings, hooks, max_tasks=max_tasks, upgrade_hint=upgrade_hint).run()
+    return Worker(runtime, settings, hooks, max_tasks=max_tasks, upgrade_hint=upgrade_hint).run()
 
 
 class Worker:
     def __init__(
         self,
-        app: PQ,
+        runtime: Runtime,
         settings: WorkerSettings,
         hooks: Hooks,
         *,
         max_tasks: int | None,
         upgrade_hint: str,
     ) -> None:
-        self.app = app
-        self.queries = app.queries
+        self.runtime = runtime
+        self.queries = runtime.queries
         self.settings = settings
         self.hooks = hooks
         self.max_tasks = max_tasks
@@ -94,7 +94,7 @@ class Worker:
         self.signals = SignalPipe(self._on_stop_signal)
         listen = None if settings.poll_only else self._listen
         self.link = DatabaseLink(self._connect, listen, self.waiter)
-        self.scheduler = Scheduler(app)
+        self.scheduler = Scheduler(runtime)
         # the claim's parameters, worked out once rather than on every claim of the hot loop
         self.queues = list(settings.queues)
         self.priorities = settings.priority_list
@@ -109,12 +109,11 @@ class Worker:
         return self.processed
 
     def _open(self) -> None:
-        # The producer pool has threads and sockets; a lean, single-threaded parent forks
-        # faster and safely. It reopens by itself if this process enqueues again later.
-        self.app.close()
         self.link.open()
         check_schema_current(self.link.executor(), self.queries, upgrade_hint=self.upgrade_hint)
-        sync_declared(self.app, self.link.executor().conn, datetime.now(UTC))  # code's schedules
+        sync_declared(
+            self.runtime, self.link.executor().conn, datetime.now(UTC)
+        )  # code's schedules
         self.worker_id = self._register(self.link.executor())
         self.signals.install()
         self.waiter.watch(self.signals.read_fd, Waiter.SIGNALS)
@@ -127,7 +126,7 @@ class Worker:
         )
 
     def _connect(self) -> psycopg.Connection[Any]:
-        return connect(self.app.database_url, **WORKER_CONNECTION_OPTIONS)
+        return connect(self.runtime.database_url(), **WORKER_CONNECTION_OPTIONS)
 
     def _listen(self, ex: PsycopgExecutor) -> None:
         self.queries.listen(ex, self.queries.channel)
@@ -340,7 +339,7 @@ class Worker:
         if pid == 0:  # the child: never returns
             try:
                 os.close(read_fd)
-                run_child(self.app, row, write_fd, self.hooks, limits)
+                run_child(self.runtime, row, write_fd, self.hooks, limits)
             finally:
                 os._exit(70)
         os.close(write_fd)

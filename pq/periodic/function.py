@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar
 
 from pq.errors import InvalidScheduleError
 from pq.models import Periodic, Priority
-from pq.naming import task_name_of
-from pq.periodic import PeriodicDefinition, ScheduleSpec
-from pq.task import TaskFunction, TaskOptions
+from pq.periodic.spec import PeriodicDefinition, ScheduleSpec
+from pq.producer.task import TaskFunction, TaskOptions
+from pq.registry import task_name_of
 
 if TYPE_CHECKING:
     from pq.app import PQ

@@ -1,4 +1,4 @@
-"""The only module that runs SQL. One function per statement file in pq/sql/.
+"""The only module that runs SQL. One function per statement file in pq/store/sql/.
 
 Statements name their tables `{schema}.pq_*`; `Queries` splices in the quoted schema name
 once (the name is validated in settings, so this is not an injection point).
@@ -18,20 +18,20 @@ from typing import Any
 
 from psycopg.rows import dict_row
 
-from pq.db import Executor, PsycopgExecutor, Row
+from pq.store.db import Executor, PsycopgExecutor, Row
 
 
 @cache
 def _statement(name: str) -> str:
-    return resources.files("pq").joinpath("sql", f"{name}.sql").read_text(encoding="utf-8")
+    return resources.files("pq.store").joinpath("sql", f"{name}.sql").read_text(encoding="utf-8")
 
 
 def migration_text(filename: str) -> str:
-    return resources.files("pq").joinpath("migrations", filename).read_text(encoding="utf-8")
+    return resources.files("pq.store").joinpath("migrations", filename).read_text(encoding="utf-8")
 
 
 def migration_files() -> list[str]:
-    folder = resources.files("pq").joinpath("migrations")
+    folder = resources.files("pq.store").joinpath("migrations")
     return sorted(p.name for p in folder.iterdir() if p.name.endswith(".sql"))
 
 

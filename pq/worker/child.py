@@ -17,27 +17,27 @@ import traceback
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from pq.limits import Limits
 from pq.models import OutcomeKind, Task
 from pq.retry import Retry
 from pq.serialization import restore_arguments
+from pq.worker.limits import Limits
 
 if TYPE_CHECKING:
-    from pq.app import PQ
-    from pq.worker import Hooks
+    from pq.runtime import Runtime
+    from pq.worker.loop import Hooks
 
 # Exit code when even the report could not be written (the parent then records a crash).
 EXIT_REPORT_FAILED = 70
 
 
 def run_child(
-    app: PQ, row: dict[str, Any], write_fd: int, hooks: Hooks, limits: Limits
+    runtime: Runtime, row: dict[str, Any], write_fd: int, hooks: Hooks, limits: Limits
 ) -> NoReturn:
     """Runs one task in this (forked) process, reports to the parent, and exits."""
     code = 0
     try:
         _become_independent()
-        report = _execute(app, row, hooks, limits)
+        report = _execute(runtime, row, hooks, limits)
         try:
             payload = json.dumps(report).encode()
         except (TypeError, ValueError) as exc:
@@ -68,13 +68,13 @@ def _become_independent() -> None:
         signal.signal(signum, signal.SIG_DFL)
 
 
-def _execute(app: PQ, row: dict[str, Any], hooks: Hooks, limits: Limits) -> dict[str, Any]:
+def _execute(runtime: Runtime, row: dict[str, Any], hooks: Hooks, limits: Limits) -> dict[str, Any]:
     try:
         # Before anything of the task's runs, decoding its arguments included.
         limits.apply()
         task = Task.model_validate(row)
-        fn = app.resolve(task.name)
-        args, kwargs = app.codec.decode_arguments(task.args, task.kwargs)
+        fn = runtime.registry.resolve(task.name)
+        args, kwargs = runtime.codec.decode_arguments(task.args, task.kwargs)
         args, kwargs = restore_arguments(fn, args, kwargs)
     except BaseException as exc:
         return _failure(OutcomeKind.EXCEPTION, exc)
@@ -90,7 +90,7 @@ def _execute(app: PQ, row: dict[str, Any], hooks: Hooks, limits: Limits) -> dict
         return report
     try:
         result = _call(fn, *args, **kwargs)
-        encoded = app.codec.encode_value(result, what="the return value")
+        encoded = runtime.codec.encode_value(result, what="the return value")
     except BaseException as exc:
         report = _failure_of(exc, limits)
         report["error"] = _run_post_hook(hooks, task, exc, report["error"])

@@ -12,18 +12,18 @@ from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
-from pq.db import Executor, Row
 from pq.errors import ScheduleNotFoundError
 from pq.models import Periodic, Priority
-from pq.naming import task_name_of
-from pq.periodic import PeriodicDefinition, ScheduleSpec, check_max_concurrent, make_spec
-from pq.periodic_task import PeriodicDecorator, declare, stored_options
-from pq.scheduler import declared_definitions, definition_params, insert_tick, spec_of
-from pq.task import TaskFunction, TaskOptions
+from pq.periodic.function import PeriodicDecorator, declare, stored_options
+from pq.periodic.spec import PeriodicDefinition, ScheduleSpec, check_max_concurrent, make_spec
+from pq.periodic.ticks import declared_definitions, definition_params, insert_tick, spec_of
+from pq.producer.task import TaskFunction, TaskOptions
+from pq.registry import task_name_of
+from pq.store.db import Executor, Row
 
 if TYPE_CHECKING:
     from pq.app import PQ
-    from pq.queries import Queries
+    from pq.store.queries import Queries
 
 
 class SchedulesMixin:
@@ -123,7 +123,7 @@ class SchedulesMixin:
             options=stored_options(options),
         )
         now = datetime.now(UTC)
-        params = definition_params(self._app, definition, now)
+        params = definition_params(self._app.runtime, definition, now)
         with self.executor() as ex:
             existing = self.queries.periodic_get(ex, name, key)
             params["resume_run"] = (
@@ -169,7 +169,7 @@ class SchedulesMixin:
         """
         with self.executor() as ex:
             row = self._existing_row(ex, self._schedule_name(fn_or_name), key)
-            return insert_tick(self._app, ex, row, run_at=None)
+            return insert_tick(self._app.runtime, ex, row, run_at=None)
 
     # -- helpers -----------------------------------------------------------------------------
     def _set_active(
@@ -192,9 +192,9 @@ class SchedulesMixin:
         row = self.queries.periodic_get(ex, name, key)
         if row is not None:
             return row
-        for definition in declared_definitions(self._app):
+        for definition in declared_definitions(self._app.runtime):
             if (definition.name, definition.key) == (name, key):
-                params = definition_params(self._app, definition, datetime.now(UTC))
+                params = definition_params(self._app.runtime, definition, datetime.now(UTC))
                 return self.queries.periodic_declare(ex, params)
         raise ScheduleNotFoundError(
             f"no schedule {name} with key {key!r}; `pq periodic list APP` shows the schedules "
@@ -213,7 +213,7 @@ class SchedulesMixin:
             return self._name_and_defaults(fn_or_name)[0]
         if ":" in fn_or_name:
             return fn_or_name
-        known = {d.name for d in declared_definitions(self._app)}
+        known = {d.name for d in declared_definitions(self._app.runtime)}
         with self.executor() as ex:
             known.update(str(r["name"]) for r in self.queries.periodic_list(ex))
         short = fn_or_name

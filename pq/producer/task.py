@@ -16,9 +16,9 @@ from pq.errors import (
     TaskFailedError,
     TaskNotFoundError,
 )
-from pq.limits import parse_size
 from pq.models import OutcomeKind, Priority, Task, TaskStatus, coerce_priority
 from pq.retry import Backoff, coerce_backoff, coerce_retry_on
+from pq.worker.limits import parse_size
 
 if TYPE_CHECKING:
     from pq.app import PQ
@@ -202,7 +202,7 @@ class TaskFunction(Generic[P, R]):
         self, *args: Any, client_id: str, connection: Any = None, **kwargs: Any
     ) -> TaskHandle:
         """Like `delay()`, but replaces the task with this client_id (see `PQ.upsert`)."""
-        from pq.upsert import upsert_one
+        from pq.producer.upsert import upsert_one
 
         task_id = upsert_one(
             self.app,

@@ -10,10 +10,10 @@ from typing import Annotated, Optional
 
 import typer
 
-from pq import embedded
 from pq._version import __version__
+from pq.cli.loader import load_app, load_callable
 from pq.errors import PQError
-from pq.loader import load_app, load_callable
+from pq.store import embedded
 
 cli = typer.Typer(
     name="pq",
@@ -130,7 +130,7 @@ def worker(
     log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING or ERROR.")] = "INFO",
 ) -> None:
     """Run a worker: claim tasks and run each one in its own forked child."""
-    from pq.worker import Hooks, build_worker_settings, run
+    from pq.worker.loop import Hooks, build_worker_settings
 
     _configure_logging(log_level)
     with _clear_errors():
@@ -154,7 +154,7 @@ def worker(
             lease=lease,
             heartbeat_interval=heartbeat_interval,
         )
-        run(pq_app, settings, hooks, upgrade_hint=f"pq migrate {app}")
+        pq_app.run_worker_with(settings, hooks, upgrade_hint=f"pq migrate {app}")
 
 
 @cli.command()
@@ -214,7 +214,7 @@ KeyOption = Annotated[str, typer.Option("--key", "-k", help="The schedule's key.
 @periodic_cli.command("list")
 def periodic_list(app: AppArg) -> None:
     """Show every schedule: name, key, timing, next and last run, and whether it is active."""
-    from pq.schedules import schedule_table
+    from pq.periodic.api import schedule_table
 
     with _clear_errors():
         schedules = load_app(app).list_schedules()

@@ -16,9 +16,9 @@ from typing import Any, TypeVar
 
 import psycopg
 
-from pq.db import PsycopgExecutor
 from pq.errors import DatabaseUnavailableError
-from pq.wakeup import Listener, Waiter
+from pq.store.db import PsycopgExecutor
+from pq.worker.wakeup import Listener, Waiter
 
 log = logging.getLogger("pq.worker")
 

@@ -13,12 +13,12 @@ import os
 import socket
 
 from pq._version import __version__
-from pq.attempt import finish_record
-from pq.db import Executor, PsycopgExecutor, Row
 from pq.models import OutcomeKind
-from pq.outcome import Outcome, Usage
-from pq.queries import Queries
 from pq.settings import WorkerSettings
+from pq.store.db import Executor, PsycopgExecutor, Row
+from pq.store.queries import Queries
+from pq.worker.attempt import finish_record
+from pq.worker.outcome import Outcome, Usage
 
 log = logging.getLogger("pq.maintenance")
 
