@@ -249,3 +249,7 @@ def periodic_run_now(app: AppArg, name: ScheduleName, key: KeyOption = "") -> No
 
 def main() -> None:
     cli()
+
+
+# Commands that live in their own modules register themselves on import.
+from pq.cli import dashboard as _dashboard_command  # noqa: E402, F401

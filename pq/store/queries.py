@@ -317,6 +317,11 @@ class Queries:
         seconds = ex.fetch(self.sql("periodic_next_due"), {})[0]["seconds"]
         return None if seconds is None else float(seconds)
 
+    # -- dashboard charts --------------------------------------------------------------------
+    def task_series_finished(self, ex: Executor, since: datetime) -> list[Row]:
+        """Rows of {minute, status, n}: tasks that ended in each minute since `since`."""
+        return ex.fetch(self.sql("task_series_finished"), {"since": since})
+
     # -- reliability (rescue of lost workers, release after a reconnect) ---------------------
     def worker_prune(self, ex: Executor) -> None:
         ex.fetch(self.sql("worker_prune"), {})

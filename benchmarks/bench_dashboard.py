@@ -1,0 +1,184 @@
+"""Database time of every dashboard page with 1M finished rows: each must stay under 100 ms.
+
+    PQ_DATABASE_URL=postgresql://... python benchmarks/bench_dashboard.py [--rows 1000000]
+
+Fills a schema of its own with `--rows` finished tasks spread over 30 days (completed, failed,
+cancelled; several queues and names), a few thousand pending and some running ones, workers
+and schedules. Then it renders each page through the real dashboard app (in process), records
+every statement the page sends, and runs each again under EXPLAIN (ANALYZE, BUFFERS): the
+page's database time is the sum of their planning and execution times (median of 5 runs).
+It prints each page's time with its ratio to the 100 ms limit (ratio = limit / time; target
+>= 1) and flags any sequential scan of pq_tasks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+import warnings
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+
+from _common import fresh_app
+from pq import PQ
+from pq.store import db as store_db
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    from starlette.testclient import TestClient
+
+from pq.dashboard import dashboard
+
+SCHEMA = "pq_bench_dashboard"
+LIMIT_MS = 100.0
+RUNS = 5
+NAMES = [f"bench.jobs:job_{i}" for i in range(20)]
+
+
+def fill(app: PQ, rows: int) -> None:
+    t = f'"{SCHEMA}"'
+    with psycopg.connect(app.database_url) as conn:
+        conn.execute(
+            f"""
+            INSERT INTO {t}.pq_tasks (name, queue, status, args, created_at, run_at, started_at,
+                                      finished_at, attempts, outcome, error, result, history)
+            SELECT %(names)s::text[][1 + g %% 20],
+                   (ARRAY['default', 'emails', 'reports'])[1 + g %% 3],
+                   s.status, '[1, 2]', f.at - interval '2 seconds', f.at - interval '2 seconds',
+                   f.at - interval '1 second', f.at, 1,
+                   CASE s.status WHEN 'completed' THEN 'success' WHEN 'failed' THEN 'exception'
+                                 ELSE 'cancelled' END,
+                   CASE WHEN s.status = 'failed' THEN 'Traceback ...\nValueError: boom' END,
+                   CASE WHEN s.status = 'completed' THEN '3' END::jsonb,
+                   jsonb_build_array(jsonb_build_object('attempt', 1, 'outcome', 'success',
+                                     'duration', 1.0, 'max_rss_kib', 20000))
+            FROM generate_series(1, %(rows)s) AS g,
+                 LATERAL (SELECT now() - (%(rows)s - g) * interval '2.592 seconds' AS at) AS f,
+                 LATERAL (SELECT CASE WHEN g %% 50 = 0 THEN 'cancelled'
+                                      WHEN g %% 12 = 0 THEN 'failed'
+                                      ELSE 'completed' END AS status) AS s
+            """,
+            {"rows": rows, "names": NAMES},
+        )
+        conn.execute(
+            f"INSERT INTO {t}.pq_tasks (name, queue, client_id) "
+            "SELECT %(name)s, (ARRAY['default', 'emails'])[1 + g %% 2], 'client-' || g "
+            "FROM generate_series(1, 5000) AS g",
+            {"name": NAMES[0]},
+        )
+        conn.execute(
+            f"INSERT INTO {t}.pq_workers (host, pid, version, queues, concurrency, lease_seconds) "
+            "SELECT 'bench', g, 'x', ARRAY['default', 'emails'], 4, 30 "
+            "FROM generate_series(1, 5) AS g"
+        )
+        conn.execute(
+            f"UPDATE {t}.pq_tasks SET status = 'running', started_at = now(), attempts = 1, "
+            f"worker_id = (SELECT min(id) FROM {t}.pq_workers) "
+            f"WHERE id IN (SELECT id FROM {t}.pq_tasks WHERE status = 'pending' LIMIT 8)"
+        )
+        conn.execute(
+            f"INSERT INTO {t}.pq_periodic (name, key, every_seconds, next_run) "
+            "SELECT %(name)s, 'k' || g, 60 * g, now() + g * interval '1 minute' "
+            "FROM generate_series(1, 20) AS g",
+            {"name": NAMES[1]},
+        )
+        conn.commit()
+        conn.autocommit = True
+        conn.execute(f"VACUUM ANALYZE {t}.pq_tasks")
+        conn.execute(f"VACUUM ANALYZE {t}.pq_workers")
+
+
+@contextmanager
+def recording() -> Iterator[list[tuple[str, Mapping[str, Any]]]]:
+    """Records every statement sent through pq's executor (the measurement's only hook)."""
+    seen: list[tuple[str, Mapping[str, Any]]] = []
+    original = store_db.PsycopgExecutor.fetch
+
+    def fetch(self: store_db.PsycopgExecutor, query: str, params: Mapping[str, Any]) -> Any:
+        seen.append((query, dict(params)))
+        return original(self, query, params)
+
+    store_db.PsycopgExecutor.fetch = fetch  # type: ignore[method-assign]
+    try:
+        yield seen
+    finally:
+        store_db.PsycopgExecutor.fetch = original  # type: ignore[method-assign]
+
+
+def explain(conn: psycopg.Connection[Any], query: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    row = conn.execute(f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {query}", params).fetchone()
+    assert row is not None
+    plan = row[0][0]
+    return {
+        "ms": float(plan["Planning Time"]) + float(plan["Execution Time"]),
+        "seq_scan": _seq_scans(plan["Plan"]),
+    }
+
+
+def _seq_scans(node: dict[str, Any]) -> list[str]:
+    found = []
+    if node.get("Node Type") == "Seq Scan" and node.get("Relation Name") == "pq_tasks":
+        found.append("pq_tasks")
+    for child in node.get("Plans", []):
+        found += _seq_scans(child)
+    return found
+
+
+def pages(app: PQ) -> dict[str, str]:
+    some = app.list_tasks(status="failed", limit=1)[0]
+    middle = some.id // 2
+    return {
+        "overview": "/",
+        "tasks (newest)": "/tasks",
+        "tasks failed": "/tasks?status=failed",
+        "tasks failed, one name": f"/tasks?status=failed&name={NAMES[7]}",
+        "tasks of one queue": "/tasks?queue=reports",
+        "tasks since 1h": "/tasks?since=1h",
+        "tasks page 2 (keyset)": f"/tasks?status=failed&before={middle}",
+        "search by id": f"/tasks?q={middle}",
+        "search by client id": "/tasks?q=client-42",
+        "task detail": f"/tasks/{some.id}",
+        "workers": "/workers",
+        "periodic": "/periodic",
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    args = parser.parse_args()
+    app = fresh_app(SCHEMA)
+    started = time.perf_counter()
+    fill(app, args.rows)
+    print(f"filled {args.rows:,} finished rows in {time.perf_counter() - started:.0f}s")
+    client = TestClient(dashboard(app), base_url="http://127.0.0.1")
+    print(f"database time per page (median of {RUNS}), limit {LIMIT_MS:.0f} ms:")
+    worst = 0.0
+    with psycopg.connect(app.database_url, autocommit=True) as conn:
+        for label, path in pages(app).items():
+            with recording() as seen:
+                response = client.get(path)
+            assert response.status_code == 200, (path, response.status_code)
+            totals, scans = [], set()
+            for _ in range(RUNS):
+                results = [explain(conn, q, p) for q, p in seen]
+                totals.append(sum(r["ms"] for r in results))
+                scans.update(s for r in results for s in r["seq_scan"])
+            ms = statistics.median(totals)
+            worst = max(worst, ms)
+            verdict = "ok" if ms < LIMIT_MS else "OVER LIMIT"
+            flag = f" SEQ SCAN of {', '.join(sorted(scans))}" if scans else ""
+            print(
+                f"  {label:<26} {len(seen):>2} statements {ms:8.2f} ms  "
+                f"ratio {LIMIT_MS / ms:6.1f} (target >= 1) {verdict}{flag}"
+            )
+    print(json.dumps({"worst_page_ms": round(worst, 2), "limit_ms": LIMIT_MS}))
+
+
+if __name__ == "__main__":
+    main()

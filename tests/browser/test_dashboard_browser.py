@@ -1,0 +1,216 @@
+"""The dashboard driven in headless Chromium against a real database, a real `pq dashboard`
+and a real `pq worker`: what an operator sees and does, and what an attacker cannot."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from dashboard_harness import Dashboard, Process, screenshot
+from playwright.sync_api import Browser, Page, expect
+
+from pq import PQ
+from taskmods import dashboard_app as tasks
+from waiting import wait_until
+
+pytestmark = pytest.mark.browser
+
+
+def has_status(app: PQ, task_id: int, status: str) -> Callable[[], bool]:
+    def check() -> bool:
+        task = app.get_task(task_id)
+        return task is not None and task.status.value == status
+
+    return check
+
+
+def test_overview_shows_queues_throughput_and_workers(
+    page: Page, dashboard: Dashboard, worker: Process, pq_app: PQ
+) -> None:
+    done = [pq_app.enqueue(tasks.add, i, 1) for i in range(3)]
+    for task_id in done:
+        wait_until(has_status(pq_app, task_id, "completed"), timeout=30)
+
+    page.goto(dashboard.url + "/")
+    row = page.locator("tr[data-queue=web]")
+    expect(row).to_be_visible()
+    expect(page.locator(".cards")).to_contain_text("1 workers alive")
+    # The charts are inline SVG drawn by the server: a bar for the tasks that just ended.
+    expect(page.locator("svg.chart rect.ok").first).to_be_attached()
+    # Live numbers: a task enqueued now shows up without reloading the page.
+    pq_app.pause_queue("web-later")
+    expect(page.locator("tr[data-queue=web-later]")).to_be_visible(timeout=10_000)
+    pq_app.resume_queue("web-later")
+    screenshot(page, "overview")
+
+
+def test_failed_task_is_found_opened_retried_and_completes(
+    page: Page, dashboard: Dashboard, worker: Process, pq_app: PQ, tmp_path: Path
+) -> None:
+    flag = tmp_path / "fixed"
+    task_id = tasks.fails_until.delay(str(flag)).id
+    wait_until(has_status(pq_app, task_id, "failed"), timeout=30)
+
+    page.goto(dashboard.url + "/tasks")
+    page.check("input[name=status][value=failed]")
+    page.click("form.filters button[type=submit]")
+    page.wait_for_url("**/tasks?status=failed*")
+    link = page.locator(f"tr[data-task-id='{task_id}'] a")
+    expect(link).to_be_visible()
+    screenshot(page, "tasks-failed")
+    link.click()
+
+    expect(page.locator("#traceback")).to_contain_text("ValueError: flag file")
+    expect(page.locator(".timeline li.exception")).to_contain_text("attempt 1")
+    flag.write_text("the operator fixed it")
+    page.click("button:has-text('Retry')")
+    expect(page.locator(".flash")).to_contain_text(f"Task #{task_id} is pending again")
+    # The live refresh shows the end without a reload.
+    expect(page.locator("#live .actions .status")).to_have_text("completed", timeout=30_000)
+    expect(page.locator("#result")).to_contain_text('"recovered"')
+    expect(page.locator(".timeline li")).to_have_count(2)
+    screenshot(page, "task")
+
+
+def test_paused_queue_is_not_claimed_until_resumed(
+    page: Page, dashboard: Dashboard, worker: Process, pq_app: PQ
+) -> None:
+    first = pq_app.enqueue(tasks.held, 1)  # makes the queue show on the overview
+    wait_until(has_status(pq_app, first, "completed"), timeout=30)
+
+    page.goto(dashboard.url + "/")
+    page.locator("tr[data-queue=held] button:has-text('Pause')").click()
+    expect(page.locator(".flash")).to_contain_text("Queue held is paused")
+    expect(page.locator("tr[data-queue=held]")).to_contain_text("paused")
+    wait_until(lambda: "held paused" in worker.output(), timeout=15)
+
+    waiting = pq_app.enqueue(tasks.held, 2)
+    later = pq_app.enqueue(tasks.add, 2, 2)  # same worker, other queue: it keeps claiming there
+    wait_until(has_status(pq_app, later, "completed"), timeout=30)
+    task = pq_app.get_task(waiting)
+    assert task is not None and task.status.value == "pending" and task.attempts == 0
+
+    page.locator("tr[data-queue=held] button:has-text('Resume')").click()
+    expect(page.locator(".flash")).to_contain_text("Queue held is resumed")
+    wait_until(has_status(pq_app, waiting, "completed"), timeout=30)
+
+
+def test_markup_in_a_result_is_shown_as_text(
+    page: Page, dashboard: Dashboard, worker: Process, pq_app: PQ
+) -> None:
+    task_id = pq_app.enqueue(tasks.returns_markup)
+    wait_until(has_status(pq_app, task_id, "completed"), timeout=30)
+
+    page.goto(f"{dashboard.url}/tasks/{task_id}")
+    expect(page.locator("#result")).to_contain_text("<script>window.pqPwned = 1</script>")
+    assert page.evaluate("window.pqPwned") is None
+    assert page.locator("#pq-bold").count() == 0
+    # Still inert after the live refresh has swapped the fragment in.
+    expect(page.locator("#refreshed")).to_contain_text("updated", timeout=10_000)
+    assert page.evaluate("window.pqPwned") is None
+
+
+def test_actions_without_the_token_or_from_another_site_are_refused(
+    browser: Browser, page: Page, dashboard: Dashboard, pq_app: PQ
+) -> None:
+    task_id = pq_app.enqueue(tasks.add, 1, 2, queue="nobody-runs-this")
+
+    stranger = browser.new_context()
+    try:
+        visit = stranger.new_page()
+        visit.goto(f"{dashboard.url}/tasks/{task_id}")
+        expect(visit.locator("input[name=token]")).to_be_visible()  # sent to the login form
+        visit.fill("input[name=token]", "not-the-token")
+        visit.click("button[type=submit]")
+        expect(visit.locator(".flash.bad")).to_contain_text("not this dashboard's")
+        refused = stranger.request.post(
+            f"{dashboard.url}/tasks/{task_id}/cancel", form={"confirmed": "yes"}
+        )
+        assert refused.status == 401
+    finally:
+        stranger.close()
+
+    # Logged in, but the form's CSRF value is missing or forged, or it comes from elsewhere.
+    forged = page.request.post(
+        f"{dashboard.url}/tasks/{task_id}/cancel",
+        form={"confirmed": "yes", "csrf_token": "forged"},
+    )
+    assert forged.status == 403
+    cross_site = page.request.post(
+        f"{dashboard.url}/tasks/{task_id}/cancel",
+        form={"confirmed": "yes"},
+        headers={"Origin": "http://evil.example"},
+    )
+    assert cross_site.status == 403
+    task = pq_app.get_task(task_id)
+    assert task is not None and task.status.value == "pending"
+
+    # The same action through the page works, so the refusals above were not a broken route.
+    page.goto(f"{dashboard.url}/tasks/{task_id}")
+    page.click("button:has-text('Cancel')")
+    expect(page.locator(".flash")).to_contain_text(f"Task #{task_id} is cancelled")
+    assert has_status(pq_app, task_id, "cancelled")()
+
+
+def test_bad_input_gets_a_short_error_page_never_a_traceback(
+    page: Page, dashboard: Dashboard
+) -> None:
+    for path, status in (
+        ("/tasks?status=bogus", 400),
+        ("/tasks/12345678", 404),
+        ("/tasks?before=-1", 400),
+        ("/tasks/not-a-number", 400),
+    ):
+        response = page.goto(dashboard.url + path)
+        assert response is not None and response.status == status, path
+        body = page.content()
+        assert "Traceback" not in body and 'File "' not in body, path
+
+
+def test_workers_and_schedules_pages_and_schedule_actions(
+    page: Page, dashboard: Dashboard, worker: Process, pq_app: PQ
+) -> None:
+    page.goto(dashboard.url + "/workers")
+    row = page.locator("table.workers tbody tr").first
+    expect(row).to_contain_text("alive")
+    expect(row).to_contain_text("web, held")
+    screenshot(page, "workers")
+
+    page.goto(dashboard.url + "/periodic")
+    schedule = page.locator("table.schedules tbody tr", has_text="six_hourly_report")
+    expect(schedule).to_contain_text("active")
+    expect(schedule).to_contain_text("at most 1 at once")
+    screenshot(page, "periodic")
+    schedule.locator("button:has-text('Pause')").click()
+    expect(page.locator(".flash")).to_contain_text("is paused")
+    expect(schedule).to_contain_text("paused")
+    schedule.locator("button:has-text('Run now')").click()
+    expect(page.locator(".flash")).to_contain_text("enqueued task #")
+    page.goto(dashboard.url + "/periodic")
+    schedule.locator("button:has-text('Resume')").click()
+    expect(page.locator(".flash")).to_contain_text("is resumed")
+
+
+def test_read_only_dashboard_shows_no_action_and_refuses_posts(
+    browser: Browser, start_dashboard: Callable[..., Dashboard], pq_app: PQ
+) -> None:
+    read_only = start_dashboard("--read-only")
+    task_id = pq_app.enqueue(tasks.add, 3, 4, queue="nobody-runs-this")
+    context = browser.new_context()
+    try:
+        tab = context.new_page()
+        tab.goto(f"{read_only.url}/tasks/{task_id}")
+        expect(tab.locator("header .mode")).to_have_text("read-only")
+        expect(tab.locator("#live")).to_contain_text("pending")
+        assert tab.locator("button").count() == 0
+        csrf = tab.evaluate("document.cookie")  # HttpOnly: scripts cannot read it
+        assert "pq_csrf" not in csrf
+        refused = context.request.post(
+            f"{read_only.url}/tasks/{task_id}/cancel", form={"confirmed": "yes"}
+        )
+        assert refused.status == 403
+    finally:
+        context.close()
+    task = pq_app.get_task(task_id)
+    assert task is not None and task.status.value == "pending"
