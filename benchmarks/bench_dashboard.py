@@ -47,7 +47,7 @@ def fill(app: PQ, rows: int) -> None:
             f"""
             INSERT INTO {t}.pq_tasks (name, queue, status, args, created_at, run_at, started_at,
                                       finished_at, attempts, outcome, error, result, history)
-            SELECT %(names)s::text[][1 + g %% 20],
+            SELECT (%(names)s::text[])[1 + g %% 20],
                    (ARRAY['default', 'emails', 'reports'])[1 + g %% 3],
                    s.status, '[1, 2]', f.at - interval '2 seconds', f.at - interval '2 seconds',
                    f.at - interval '1 second', f.at, 1,
@@ -137,6 +137,10 @@ def pages(app: PQ) -> dict[str, str]:
         "tasks (newest)": "/tasks",
         "tasks failed": "/tasks?status=failed",
         "tasks failed, one name": f"/tasks?status=failed&name={NAMES[7]}",
+        "tasks running (rare)": "/tasks?status=running",
+        "tasks of an empty queue": "/tasks?queue=nobody",
+        "tasks failed, last 15m": "/tasks?status=failed&since=15m",
+        "tasks, short name": "/tasks?name=job_3",
         "tasks of one queue": "/tasks?queue=reports",
         "tasks since 1h": "/tasks?since=1h",
         "tasks page 2 (keyset)": f"/tasks?status=failed&before={middle}",
@@ -151,6 +155,7 @@ def pages(app: PQ) -> dict[str, str]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--verbose", action="store_true", help="each statement's time too")
     args = parser.parse_args()
     app = fresh_app(SCHEMA)
     started = time.perf_counter()
@@ -173,6 +178,10 @@ def main() -> None:
             worst = max(worst, ms)
             verdict = "ok" if ms < LIMIT_MS else "OVER LIMIT"
             flag = f" SEQ SCAN of {', '.join(sorted(scans))}" if scans else ""
+            if args.verbose or ms >= LIMIT_MS:
+                for q, p in seen:
+                    one = statistics.median(explain(conn, q, p)["ms"] for _ in range(RUNS))
+                    print(f"      {one:8.2f} ms  {q.splitlines()[0][:90]}")
             print(
                 f"  {label:<26} {len(seen):>2} statements {ms:8.2f} ms  "
                 f"ratio {LIMIT_MS / ms:6.1f} (target >= 1) {verdict}{flag}"

@@ -322,6 +322,15 @@ class Queries:
         """Rows of {minute, status, n}: tasks that ended in each minute since `since`."""
         return ex.fetch(self.sql("task_series_finished"), {"since": since})
 
+    def task_browse(self, ex: Executor, params: dict[str, Any]) -> list[Row]:
+        """One page of the dashboard's task list; `params` as in task_browse.sql."""
+        return ex.fetch(self.sql("task_browse"), params)
+
+    def task_browse_end(self, ex: Executor, before_id: int | None, window: int) -> Row | None:
+        """{id, created_at} of the last row a walk of `window` rows reaches, if there is one."""
+        rows = ex.fetch(self.sql("task_browse_end"), {"before_id": before_id, "window": window})
+        return rows[0] if rows else None
+
     # -- reliability (rescue of lost workers, release after a reconnect) ---------------------
     def worker_prune(self, ex: Executor) -> None:
         ex.fetch(self.sql("worker_prune"), {})

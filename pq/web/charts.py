@@ -60,10 +60,14 @@ def stacked_bars(
                 f"<title>{escape(labels[i])}: {escape(_number(value))} {escape(unit)} "
                 f"{escape(layer.name)}</title></rect>"
             )
-    for i in (0, count // 2, count - 1) if count else ():
+    ticks = {0: "start", count // 2: "middle", count - 1: "end"} if count else {}
+    for i, anchor in ticks.items():
+        x = {"start": PAD_LEFT + i * slot, "middle": PAD_LEFT + i * slot + slot / 2}.get(
+            anchor, WIDTH
+        )
         parts.append(
-            f'<text class="tick" x="{PAD_LEFT + i * slot + slot / 2:.1f}" y="{HEIGHT - 4}" '
-            f'text-anchor="middle">{escape(labels[i])}</text>'
+            f'<text class="tick" x="{x:.1f}" y="{HEIGHT - 4}" '
+            f'text-anchor="{anchor}">{escape(labels[i])}</text>'
         )
     parts.append("</svg>")
     return Markup("".join(parts))

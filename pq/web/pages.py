@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from pq.models import TaskStatus
+from pq.ops.browse import WINDOW, browse_tasks
 from pq.ops.series import finished_series
 from pq.periodic.spec import ScheduleSpec
 from pq.web.charts import failure_rate_chart, throughput_chart
@@ -92,20 +93,20 @@ class TaskFilters:
 def tasks(request: Request) -> Response:
     app = _app(request)
     filters = TaskFilters(request)
-    found = _search(app, filters.search) if filters.search else None
-    if found is not None:
-        rows = found
+    if filters.search:
+        rows, older, partial = _search(app, filters.search), None, False
     else:
-        rows = app.list_tasks(
+        found = browse_tasks(
+            app,
             status=filters.statuses or None,
-            queue=filters.queue or None,
+            queue=[filters.queue] if filters.queue else None,
             name=filters.name or None,
             since=filters.since_moment(),
             before_id=filters.before_id,
-            limit=PAGE_SIZE + 1,
+            limit=PAGE_SIZE,
         )
-    more = len(rows) > PAGE_SIZE
-    rows = rows[:PAGE_SIZE]
+        rows, older = found.tasks, found.next_before
+        partial = older is not None and len(rows) < PAGE_SIZE
     return _render(
         request,
         "tasks.html",
@@ -114,7 +115,9 @@ def tasks(request: Request) -> Response:
         filters=filters,
         statuses=[s.value for s in TaskStatus],
         since_choices=list(SINCE_CHOICES),
-        older=rows[-1].id if more and rows else None,
+        older=older,
+        window_partial=partial,
+        window=WINDOW,
         now=datetime.now(UTC),
     )
 

@@ -49,7 +49,7 @@ def test_failed_task_is_found_opened_retried_and_completes(
     page: Page, dashboard: Dashboard, worker: Process, pq_app: PQ, tmp_path: Path
 ) -> None:
     flag = tmp_path / "fixed"
-    task_id = tasks.fails_until.delay(str(flag)).id
+    task_id = pq_app.enqueue(tasks.fails_until, str(flag))
     wait_until(has_status(pq_app, task_id, "failed"), timeout=30)
 
     page.goto(dashboard.url + "/tasks")
@@ -63,6 +63,7 @@ def test_failed_task_is_found_opened_retried_and_completes(
 
     expect(page.locator("#traceback")).to_contain_text("ValueError: flag file")
     expect(page.locator(".timeline li.exception")).to_contain_text("attempt 1")
+    screenshot(page, "task-failed")
     flag.write_text("the operator fixed it")
     page.click("button:has-text('Retry')")
     expect(page.locator(".flash")).to_contain_text(f"Task #{task_id} is pending again")
