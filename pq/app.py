@@ -34,7 +34,7 @@ from pq.store.queries import NewTaskRow, Queries
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from pq.testing import Interceptor
+    from pq.producer.facade import Interceptor
     from pq.worker.loop import Hooks
 
 log = logging.getLogger("pq")

@@ -95,8 +95,6 @@ class WorkerSettings:
         return sorted(self.priorities) if self.priorities else None
 
     def __post_init__(self) -> None:
-        from pq.worker.limits import parse_size
-
         object.__setattr__(self, "max_memory", parse_size(self.max_memory))
         if self.max_cpu is not None and self.max_cpu <= 0:
             raise ConfigurationError(f"max_cpu={self.max_cpu}: it must be > 0 CPU seconds")
@@ -130,3 +128,33 @@ def build_worker_settings(
     if priorities:
         given["priorities"] = frozenset(coerce_priority(p) for p in priorities)
     return WorkerSettings(**given)
+
+
+# Sizes of memory limits: shared by task options, worker settings and the child's limits.
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]i?b?|b)?\s*$", re.IGNORECASE)
+_UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
+
+
+def parse_size(value: str | int | None) -> int | None:
+    """'512MiB', '2G', '1.5GiB', '1000000' or an int (bytes) -> bytes. Units are binary."""
+    if value is None or isinstance(value, int):
+        if isinstance(value, int) and value <= 0:
+            raise ConfigurationError(f"max_memory={value}: it must be a positive size")
+        return value
+    match = _SIZE.match(value)
+    if not match:
+        raise ConfigurationError(
+            f"max_memory={value!r} is not a size: write e.g. 512MiB, 2GiB or a number of bytes"
+        )
+    number, unit = match.groups()
+    size = int(float(number) * _UNITS[(unit or "")[:1].lower()])
+    if size <= 0:
+        raise ConfigurationError(f"max_memory={value!r}: it must be a positive size")
+    return size
+
+
+def format_size(size: int) -> str:
+    for unit, factor in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+        if size >= factor:
+            return f"{size / factor:g} {unit}"
+    return f"{size} B"

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from pq.errors import TaskCancelledError, TaskFailedError, TaskNotFoundError
 from pq.models import TaskStatus
@@ -41,23 +41,6 @@ if TYPE_CHECKING:
     from pq.producer.task import TaskOptions
 
 __all__ = ["Enqueued", "EnqueuedCall", "capture", "eager"]
-
-
-class Interceptor(Protocol):
-    """What a PQ hands every enqueue to while a testing mode is active."""
-
-    def insert(
-        self,
-        name: str,
-        args: list[Any],
-        kwargs: dict[str, Any],
-        options: TaskOptions,
-        *,
-        run_at: datetime | None,
-        client_id: str | None,
-    ) -> int: ...
-
-    def handle(self, task_id: int) -> TaskHandle: ...
 
 
 @dataclass

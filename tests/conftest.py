@@ -9,6 +9,7 @@ so several test sessions can share one server.
 
 from __future__ import annotations
 
+import faulthandler
 import itertools
 import os
 import sys
@@ -20,6 +21,19 @@ import pytest
 from psycopg import sql
 
 from pq import PQ
+
+
+def _send_child_crash_dumps_to_captured_stderr() -> None:
+    # pytest's faulthandler plugin writes to a duplicate of the terminal's stderr, and a task
+    # child forked by an in-process worker inherits it: every deliberate segfault in the
+    # isolation tests would print a Python crash dump into the progress output. Pointed at
+    # fd 2 instead, the dump lands in pytest's captured output and is shown only when that
+    # test fails.
+    if faulthandler.is_enabled():
+        faulthandler.enable(file=sys.__stderr__)
+
+
+os.register_at_fork(after_in_child=_send_child_crash_dumps_to_captured_stderr)
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))  # so tests, children and subprocesses import taskmods

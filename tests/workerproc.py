@@ -57,7 +57,7 @@ class WorkerProcess:
         path = Path(f"/proc/{self.pid}/task/{self.pid}/children")
         try:
             pids = [int(p) for p in path.read_text().split()]
-        except FileNotFoundError:
+        except (FileNotFoundError, ProcessLookupError):  # the worker has just exited
             return []
         return [pid for pid in pids if _process_group(pid) == pid]
 
@@ -82,7 +82,7 @@ class WorkerProcess:
 def _process_group(pid: int) -> int | None:
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError):  # the child ended between the two reads
         return None
     # fields after the parenthesised command name: state, ppid, pgrp, ...
     return int(stat.rsplit(")", 1)[1].split()[2])

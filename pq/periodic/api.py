@@ -1,7 +1,7 @@
 """The periodic half of PQ's public API: declare, schedule, unschedule, pause, resume, list.
 
 `PQ` inherits these methods; they live here so the schedule logic has one home. Which moment
-a call counts as "now" is this process's clock; the tick engine (pq/scheduler.py) uses the
+a call counts as "now" is this process's clock; the tick engine (pq/periodic/ticks.py) uses the
 database's.
 """
 
@@ -22,7 +22,8 @@ from pq.registry import task_name_of
 from pq.store.db import Executor, Row
 
 if TYPE_CHECKING:
-    from pq.app import PQ
+    from pq.periodic.function import ScheduleOwner
+    from pq.runtime import Runtime
     from pq.store.queries import Queries
 
 
@@ -31,13 +32,15 @@ class SchedulesMixin:
 
     if TYPE_CHECKING:
         queries: Queries
+        runtime: Runtime
 
         def executor(self, connection: Any = None) -> AbstractContextManager[Executor]: ...
         def options_for(self, name: str) -> TaskOptions: ...
 
     @property
-    def _app(self) -> PQ:
-        return cast("PQ", self)
+    def _owner(self) -> ScheduleOwner:
+        # Only PQ mixes this in, and PQ is a ScheduleOwner; said once here for mypy.
+        return cast("ScheduleOwner", self)
 
     def periodic(
         self,
@@ -72,7 +75,7 @@ class SchedulesMixin:
 
         def register(fn: Callable[..., Any]) -> Any:
             return declare(
-                self._app,
+                self._owner,
                 fn,
                 name=name,
                 options=options,
@@ -123,7 +126,7 @@ class SchedulesMixin:
             options=stored_options(options),
         )
         now = datetime.now(UTC)
-        params = definition_params(self._app.runtime, definition, now)
+        params = definition_params(self.runtime, definition, now)
         with self.executor() as ex:
             existing = self.queries.periodic_get(ex, name, key)
             params["resume_run"] = (
@@ -169,7 +172,7 @@ class SchedulesMixin:
         """
         with self.executor() as ex:
             row = self._existing_row(ex, self._schedule_name(fn_or_name), key)
-            return insert_tick(self._app.runtime, ex, row, run_at=None)
+            return insert_tick(self.runtime, ex, row, run_at=None)
 
     # -- helpers -----------------------------------------------------------------------------
     def _set_active(
@@ -192,9 +195,9 @@ class SchedulesMixin:
         row = self.queries.periodic_get(ex, name, key)
         if row is not None:
             return row
-        for definition in declared_definitions(self._app.runtime):
+        for definition in declared_definitions(self.runtime):
             if (definition.name, definition.key) == (name, key):
-                params = definition_params(self._app.runtime, definition, datetime.now(UTC))
+                params = definition_params(self.runtime, definition, datetime.now(UTC))
                 return self.queries.periodic_declare(ex, params)
         raise ScheduleNotFoundError(
             f"no schedule {name} with key {key!r}; `pq periodic list APP` shows the schedules "
@@ -213,7 +216,7 @@ class SchedulesMixin:
             return self._name_and_defaults(fn_or_name)[0]
         if ":" in fn_or_name:
             return fn_or_name
-        known = {d.name for d in declared_definitions(self._app.runtime)}
+        known = {d.name for d in declared_definitions(self.runtime)}
         with self.executor() as ex:
             known.update(str(r["name"]) for r in self.queries.periodic_list(ex))
         short = fn_or_name

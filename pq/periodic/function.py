@@ -13,7 +13,9 @@ from pq.producer.task import TaskFunction, TaskOptions
 from pq.registry import task_name_of
 
 if TYPE_CHECKING:
-    from pq.app import PQ
+    from pq.registry import Registry
+
+from pq.producer.facade import Producer
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -27,6 +29,22 @@ def stored_options(options: TaskOptions) -> dict[str, Any]:
     return stored
 
 
+class ScheduleOwner(Producer, Protocol):
+    """What a periodic function uses of its app: the producer calls and the schedule calls
+    (`PQ` satisfies it; see pq.producer.facade for why it is not the whole app)."""
+
+    registry: Registry
+
+    def schedule(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Periodic: ...
+    def unschedule(self, fn_or_name: Callable[..., Any] | str, key: str = "") -> bool: ...
+    def pause_schedule(self, fn_or_name: Callable[..., Any] | str, key: str = "") -> Periodic: ...
+    def resume_schedule(self, fn_or_name: Callable[..., Any] | str, key: str = "") -> Periodic: ...
+    def run_schedule_now(self, fn_or_name: Callable[..., Any] | str, key: str = "") -> int: ...
+    def get_schedule(
+        self, fn_or_name: Callable[..., Any] | str, key: str = ""
+    ) -> Periodic | None: ...
+
+
 class PeriodicFunction(TaskFunction[P, R]):
     """A task with one or more schedules (one per key). Calling it runs it inline.
 
@@ -34,8 +52,11 @@ class PeriodicFunction(TaskFunction[P, R]):
     runtime; the declarations themselves are written by each worker when it starts.
     """
 
-    def __init__(self, app: PQ, fn: Callable[P, R], name: str, options: TaskOptions) -> None:
+    def __init__(
+        self, app: ScheduleOwner, fn: Callable[P, R], name: str, options: TaskOptions
+    ) -> None:
         super().__init__(app, fn, name, options)
+        self.owner = app
         self.declarations: dict[str, PeriodicDefinition] = {}
 
     def __repr__(self) -> str:
@@ -55,7 +76,7 @@ class PeriodicFunction(TaskFunction[P, R]):
         **kwargs: Any,
     ) -> Periodic:
         """Creates or replaces the schedule under `key` (see `PQ.schedule`)."""
-        return self.app.schedule(
+        return self.owner.schedule(
             self,
             *args,
             run_every=run_every,
@@ -71,20 +92,20 @@ class PeriodicFunction(TaskFunction[P, R]):
     def unschedule(self, key: str = "") -> bool:
         """Deletes the schedule under `key`; a declaration in code writes it again when the
         next worker starts (pause it instead to stop it for good at runtime)."""
-        return self.app.unschedule(self, key=key)
+        return self.owner.unschedule(self, key=key)
 
     def pause(self, key: str = "") -> Periodic:
-        return self.app.pause_schedule(self, key=key)
+        return self.owner.pause_schedule(self, key=key)
 
     def resume(self, key: str = "") -> Periodic:
-        return self.app.resume_schedule(self, key=key)
+        return self.owner.resume_schedule(self, key=key)
 
     def run_now(self, key: str = "") -> int:
         """Enqueues one run of the schedule now, outside its timing; returns the task id."""
-        return self.app.run_schedule_now(self, key=key)
+        return self.owner.run_schedule_now(self, key=key)
 
     def get_schedule(self, key: str = "") -> Periodic | None:
-        return self.app.get_schedule(self, key=key)
+        return self.owner.get_schedule(self, key=key)
 
 
 class PeriodicDecorator(Protocol):
@@ -94,7 +115,7 @@ class PeriodicDecorator(Protocol):
 
 
 def declare(
-    app: PQ,
+    app: ScheduleOwner,
     fn: Callable[..., Any],
     *,
     name: str | None,

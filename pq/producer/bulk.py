@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from pq.errors import ConfigurationError
 
 if TYPE_CHECKING:
-    from pq.app import PQ
+    from pq.producer.facade import Producer
     from pq.producer.task import TaskOptions
 
 
@@ -35,7 +35,7 @@ def split_item(item: Any) -> tuple[list[Any], dict[str, Any]]:
 
 
 def insert_many(
-    app: PQ,
+    app: Producer,
     name: str,
     items: Iterable[Any],
     options: TaskOptions,
@@ -67,7 +67,7 @@ def insert_many(
     return ids
 
 
-def _encode(app: PQ, call: tuple[list[Any], dict[str, Any]]) -> tuple[str, str]:
+def _encode(app: Producer, call: tuple[list[Any], dict[str, Any]]) -> tuple[str, str]:
     return app.codec.encode_arguments(*call)
 
 

@@ -18,10 +18,10 @@ from pq.errors import (
 )
 from pq.models import OutcomeKind, Priority, Task, TaskStatus, coerce_priority
 from pq.retry import Backoff, coerce_backoff, coerce_retry_on
-from pq.worker.limits import parse_size
+from pq.settings import parse_size
 
 if TYPE_CHECKING:
-    from pq.app import PQ
+    from pq.producer.facade import Producer
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -99,7 +99,7 @@ def resolve_run_at(
 class TaskHandle:
     """A reference to one enqueued task: its id, status and (once it ends) its result."""
 
-    def __init__(self, app: PQ, task_id: int) -> None:
+    def __init__(self, app: Producer, task_id: int) -> None:
         self.app = app
         self.id = task_id
 
@@ -144,7 +144,7 @@ class TaskHandle:
 class TaskFunction(Generic[P, R]):
     """A registered task: call it to run inline, `.delay()` / `.apply_async()` to enqueue."""
 
-    def __init__(self, app: PQ, fn: Callable[P, R], name: str, options: TaskOptions) -> None:
+    def __init__(self, app: Producer, fn: Callable[P, R], name: str, options: TaskOptions) -> None:
         self.app = app
         self.fn = fn
         self.name = name
@@ -240,7 +240,7 @@ class TaskFunction(Generic[P, R]):
         )
 
 
-def handle_for(app: PQ, task_id: int) -> TaskHandle:
+def handle_for(app: Producer, task_id: int) -> TaskHandle:
     """The handle `.delay()` returns: a database one, or pq.testing's in eager mode."""
     if app.interceptor is not None:
         return app.interceptor.handle(task_id)

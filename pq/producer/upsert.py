@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING, Any
 from pq.errors import ConfigurationError
 
 if TYPE_CHECKING:
-    from pq.app import PQ
+    from pq.producer.facade import Producer
     from pq.producer.task import TaskOptions
 
 
 def upsert_one(
-    app: PQ,
+    app: Producer,
     name: str,
     args: list[Any],
     kwargs: dict[str, Any],

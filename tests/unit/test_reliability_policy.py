@@ -12,8 +12,8 @@ from pq import Backoff, OutcomeKind
 from pq.errors import ConfigurationError
 from pq.producer.task import TaskOptions
 from pq.retry import Retry, coerce_retry_on, retry_at
-from pq.settings import WorkerSettings
-from pq.worker.limits import Limits, parse_size
+from pq.settings import WorkerSettings, parse_size
+from pq.worker.limits import Limits
 from pq.worker.outcome import Outcome, Usage, classify, summary
 
 
