@@ -17,6 +17,7 @@ from psycopg_pool import ConnectionPool
 
 from pq.errors import DuplicateClientIdError
 from pq.models import OutcomeKind, Priority
+from pq.ops.api import OpsMixin
 from pq.periodic.api import SchedulesMixin
 from pq.producer.reading import ReadingMixin
 from pq.producer.task import TaskDecorator, TaskFunction, TaskOptions, resolve_run_at
@@ -59,7 +60,7 @@ def _forget_pools_in_child() -> None:
 os.register_at_fork(after_in_child=_forget_pools_in_child)
 
 
-class PQ(ReadingMixin, SchedulesMixin):
+class PQ(ReadingMixin, SchedulesMixin, OpsMixin):
     """A task queue on one Postgres database (and schema)."""
 
     def __init__(

@@ -10,11 +10,12 @@ from typing import TYPE_CHECKING, Any
 
 import psycopg
 
-from pq.errors import TaskNotFoundError
+from pq.errors import SerializationError, TaskNotFoundError
 from pq.models import Task, TaskStatus
 from pq.store.db import Executor, PsycopgExecutor
 
 if TYPE_CHECKING:
+    from pq.serialization import Codec
     from pq.store.queries import Queries
 
 _FINAL = {TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED}
@@ -25,19 +26,31 @@ class ReadingMixin:
 
     if TYPE_CHECKING:
         queries: Queries
+        codec: Codec
 
         def executor(self, connection: Any = None) -> AbstractContextManager[Executor]: ...
         def connect(self) -> psycopg.Connection[Any]: ...
 
+    def task_from_row(self, row: dict[str, Any]) -> Task:
+        """The Task snapshot of a row, its result decoded (a pickled result becomes the
+        object again), so every reading call shows the value the task returned. A result
+        that no longer decodes is shown as stored rather than failing the read."""
+        task = Task.model_validate(row)
+        try:
+            decoded = self.codec.decode_value(task.result)
+        except SerializationError:
+            return task
+        return task if decoded is task.result else task.model_copy(update={"result": decoded})
+
     def get_task(self, task_id: int) -> Task | None:
         with self.executor() as ex:
             row = self.queries.task_get(ex, task_id)
-        return Task.model_validate(row) if row else None
+        return self.task_from_row(row) if row else None
 
     def get_task_by_client_id(self, client_id: str) -> Task | None:
         with self.executor() as ex:
             row = self.queries.task_get_by_client_id(ex, client_id)
-        return Task.model_validate(row) if row else None
+        return self.task_from_row(row) if row else None
 
     def list_failed(self, limit: int = 100) -> list[Task]:
         return self._list_finished(TaskStatus.FAILED, limit)
@@ -48,7 +61,7 @@ class ReadingMixin:
     def _list_finished(self, status: TaskStatus, limit: int) -> list[Task]:
         with self.executor() as ex:
             rows = self.queries.task_list_finished(ex, status.value, limit)
-        return [Task.model_validate(r) for r in rows]
+        return [self.task_from_row(r) for r in rows]
 
     def pending_count(self) -> int:
         with self.executor() as ex:
@@ -78,7 +91,7 @@ class ReadingMixin:
                 row = self.queries.task_get(ex, task_id)
                 if row is None:
                     raise TaskNotFoundError(f"task {task_id} does not exist (was it cleared?)")
-                task = Task.model_validate(row)
+                task = self.task_from_row(row)
                 if task.status in _FINAL:
                     return task
                 remaining = None if deadline is None else deadline - time.monotonic()

@@ -128,6 +128,8 @@ class TaskHandle:
         if task is None:
             raise ResultTimeoutError(f"task {self.id} did not finish within {timeout}s")
         if task.status is TaskStatus.COMPLETED:
+            # Already decoded when read; decoding again raises the error of an envelope that
+            # did not decode (a no-op for any other value).
             return self.app.codec.decode_value(task.result)
         if task.status is TaskStatus.CANCELLED:
             raise TaskCancelledError(f"task {self.id} ({task.name}) was cancelled")

@@ -56,13 +56,20 @@ def apply_migrations(url: str, queries: Queries) -> list[Migration]:
 
 
 def check_schema_current(ex: PsycopgExecutor, queries: Queries, *, upgrade_hint: str) -> None:
-    """Raises SchemaOutdatedError unless every migration this pq knows has been applied."""
-    applied = queries.migration_applied_versions(ex)
-    current = max(applied, default=0)
-    wanted = latest_version()
-    if current < wanted:
-        state = "has no pq tables" if current == 0 else f"is at migration {current}"
+    """Raises SchemaOutdatedError unless every migration this pq knows has been applied.
+
+    Compares sets, not the highest number: migrations are numbered by feature and may land
+    out of order, so a database at 0005 can still lack 0002.
+    """
+    applied = set(queries.migration_applied_versions(ex))
+    missing = [m.version for m in available_migrations() if m.version not in applied]
+    if missing:
+        state = (
+            "has no pq tables"
+            if not applied
+            else f"lacks migration(s) {', '.join(f'{v:04d}' for v in missing)}"
+        )
         raise SchemaOutdatedError(
             f'the database schema "{queries.schema}" {state} but this pq needs migration '
-            f"{wanted}; run `{upgrade_hint}` (or app.run_db_migrations()) to upgrade it"
+            f"{latest_version()}; run `{upgrade_hint}` (or app.run_db_migrations()) to upgrade it"
         )

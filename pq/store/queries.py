@@ -317,6 +317,39 @@ class Queries:
         seconds = ex.fetch(self.sql("periodic_next_due"), {})[0]["seconds"]
         return None if seconds is None else float(seconds)
 
+    # -- operators (pq/ops: inspection, stats, retry, purge, pause) ---------------------------
+    def task_list(self, ex: Executor, filters: dict[str, Any]) -> list[Row]:
+        """A page of tasks newest first; `filters` as the parameters of task_list.sql."""
+        return ex.fetch(self.sql("task_list"), filters)
+
+    def worker_list(self, ex: Executor, since: datetime) -> list[Row]:
+        return ex.fetch(self.sql("worker_list"), {"since": since})
+
+    def queue_stats(self, ex: Executor) -> list[Row]:
+        return ex.fetch(self.sql("queue_stats"), {})
+
+    def task_retry(self, ex: Executor, params: dict[str, Any]) -> tuple[list[int], datetime]:
+        """One batch of retries (params as in task_retry.sql): the ids it changed, and the
+        database's clock (the ended_before of the next batch)."""
+        row = ex.fetch(self.sql("task_retry"), {**params, "channel": self.channel})[0]
+        return [int(i) for i in row["ids"] or []], row["now"]
+
+    def task_purge(self, ex: Executor, queue: str, status: str, limit: int) -> int:
+        rows = ex.fetch(self.sql("task_purge"), {"queue": queue, "status": status, "limit": limit})
+        return int(rows[0]["n"])
+
+    def task_delete(self, ex: Executor, task_id: int) -> bool:
+        return bool(ex.fetch(self.sql("task_delete"), {"id": task_id}))
+
+    def queue_pause(self, ex: Executor, queue: str) -> bool:
+        return bool(ex.fetch(self.sql("queue_pause"), {"queue": queue, "channel": self.channel}))
+
+    def queue_resume(self, ex: Executor, queue: str) -> bool:
+        return bool(ex.fetch(self.sql("queue_resume"), {"queue": queue, "channel": self.channel}))
+
+    def queue_paused_list(self, ex: Executor) -> list[Row]:
+        return ex.fetch(self.sql("queue_paused_list"), {})
+
     # -- dashboard charts --------------------------------------------------------------------
     def task_series_finished(self, ex: Executor, since: datetime) -> list[Row]:
         """Rows of {minute, status, n}: tasks that ended in each minute since `since`."""

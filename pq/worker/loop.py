@@ -31,6 +31,7 @@ from pq.worker.fleet import register_worker, release_unowned_tasks, rescue_lost_
 from pq.worker.limits import Limits
 from pq.worker.link import WORKER_CONNECTION_OPTIONS, DatabaseLink
 from pq.worker.outcome import KillReason, Usage, classify, usage_of
+from pq.worker.pauses import QueueGate
 from pq.worker.wakeup import SignalPipe, Waiter
 
 if TYPE_CHECKING:
@@ -39,6 +40,8 @@ if TYPE_CHECKING:
     from pq.runtime import Runtime
 
 log = logging.getLogger("pq.worker")
+
+_RETRY_GRACE = 5.0  # seconds a burst keeps looking for a due retry before giving up on it
 
 __all__ = ["Hooks", "Worker", "build_worker_settings", "run"]  # callers import these from here
 
@@ -96,7 +99,12 @@ class Worker:
         self.link = DatabaseLink(self._connect, listen, self.waiter)
         self.scheduler = Scheduler(runtime)
         # the claim's parameters, worked out once rather than on every claim of the hot loop
-        self.queues = list(settings.queues)
+        self.queues = list(settings.queues)  # minus paused ones (see _refresh_pauses)
+        self.gate = QueueGate(settings.queues)
+        # burst: tasks this worker ran that wait for a retry -> when they are due, then (once
+        # due) -> when to stop looking for them
+        self.awaited_retries: dict[int, float] = {}
+        self.due_retries: dict[int, float] = {}
         self.priorities = settings.priority_list
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -181,6 +189,7 @@ class Worker:
                     self.settings.drain_timeout,
                 )
             self._heartbeat_if_due()  # here, so a worker that never idles still heartbeats
+            self._refresh_pauses()
             self._rescue_if_due()
             self._run_due_ticks()
             if self._may_claim():
@@ -201,7 +210,7 @@ class Worker:
             return True
         if self.max_tasks is not None and self.processed >= self.max_tasks:
             return True
-        return self.settings.burst and not self.maybe_work
+        return self.settings.burst and not self.maybe_work and not self._awaiting_retries()
 
     def _free_slots(self) -> int:
         free = self.settings.concurrency - len(self.children)
@@ -211,6 +220,9 @@ class Worker:
 
     def _may_claim(self) -> bool:
         if self.stopping or self._free_slots() <= 0 or not self.link.up:
+            return False
+        if not self.queues:  # every queue of this worker is paused
+            self.maybe_work = False
             return False
         return self.maybe_work or time.monotonic() >= self.next_poll
 
@@ -241,11 +253,14 @@ class Worker:
             sys.stdout.flush()
             sys.stderr.flush()
             for row in rows:
+                self.awaited_retries.pop(row["id"], None)
+                self.due_retries.pop(row["id"], None)
                 self._fork(row)
 
     def _sleep(self) -> None:
         now = time.monotonic()
         wake_at = [self.next_poll, self.next_heartbeat, self.scheduler.next_check]
+        wake_at += self.awaited_retries.values()
         wake_at += [c.deadline for c in self.children.values() if c.deadline and not c.killed_for]
         if self.stopping:
             wake_at.append(self.stop_deadline)
@@ -268,6 +283,8 @@ class Worker:
                 self._cancel_running(int(value))
             elif kind == "p":  # a schedule was created or resumed: look at it now
                 self.scheduler.next_check = 0.0
+            elif kind == "q" and value in self.settings.queues:  # paused or resumed
+                self.gate.stale = True
 
     def _heartbeat_if_due(self) -> None:
         now = time.monotonic()
@@ -288,9 +305,29 @@ class Worker:
                 self.settings.lease,
                 self.worker_id,
             )
+        self.gate.stale = True  # the polling fallback for a pause notice we missed
         if self.children:  # the polling fallback for a cancel notice we missed
             for task_id in self.queries.task_list_cancel_requested(ex, self.worker_id):
                 self._cancel_running(task_id)
+
+    def _refresh_pauses(self) -> None:
+        if self.gate.stale and self.link.up:
+            self.link.call("reading paused queues", lambda ex: self.gate.refresh(self.queries, ex))
+            self.queues = self.gate.open
+
+    def _awaiting_retries(self) -> bool:
+        """A burst waits for the retries of the tasks it ran (until their backoff is over,
+        plus a grace for clock skew between this host and the database), then claims them."""
+        now = time.monotonic()
+        for task_id, due in list(self.awaited_retries.items()):
+            if now >= due:  # claim it now; later polls look again for a while
+                self.maybe_work = True
+                self.due_retries[task_id] = now + _RETRY_GRACE
+                del self.awaited_retries[task_id]
+        for task_id, give_up in list(self.due_retries.items()):
+            if now >= give_up:  # another worker took it, or it was cancelled or deleted
+                del self.due_retries[task_id]
+        return bool(self.awaited_retries or self.due_retries)
 
     def _rescue_if_due(self) -> None:
         now = time.monotonic()
@@ -392,11 +429,21 @@ class Worker:
             return  # kept, and written again after the reconnect (the fence stops doubles)
         self._recorded(changed)
 
+    def _await_retry(self, record: dict[str, Any]) -> None:
+        retry_at = record.get("retry_at")
+        wait = 0.0
+        if retry_at:
+            wait = max(0.0, (datetime.fromisoformat(retry_at) - datetime.now(UTC)).total_seconds())
+        log.info("burst: waiting %.1fs for the retry of task %s", wait, record["id"])
+        self.awaited_retries[record["id"]] = time.monotonic() + wait
+
     def _recorded(self, changed: dict[int, str]) -> None:
         """Forgets the records just written; says which ones the fence turned away."""
         if "pending" in changed.values():
             self.maybe_work = True  # a promoted upsert version or a retry: look again
         for record in self.finished:
+            if self.settings.burst and changed.get(record["id"]) == "pending":
+                self._await_retry(record)
             if record["id"] not in changed:
                 log.warning(
                     "task %s attempt %s: not recorded, the row moved on without this worker "
