@@ -14,7 +14,7 @@ from pq import PQ
 from taskmods import dashboard_app as tasks
 from waiting import wait_until
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 def has_status(app: PQ, task_id: int, status: str) -> Callable[[], bool]:
@@ -65,7 +65,7 @@ def test_failed_task_is_found_opened_retried_and_completes(
     expect(page.locator(".timeline li.exception")).to_contain_text("attempt 1")
     screenshot(page, "task-failed")
     flag.write_text("the operator fixed it")
-    page.click("button:has-text('Retry')")
+    page.click("button:text-is('Retry')")
     expect(page.locator(".flash")).to_contain_text(f"Task #{task_id} is pending again")
     # The live refresh shows the end without a reload.
     expect(page.locator("#live .actions .status")).to_have_text("completed", timeout=30_000)

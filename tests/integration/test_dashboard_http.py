@@ -121,3 +121,16 @@ def test_a_failure_inside_the_dashboard_shows_no_traceback(app: PQ) -> None:
     assert response.status_code == 503
     assert "cannot be reached" in response.text
     assert "Traceback" not in response.text and "secret-pw" not in response.text
+
+
+def test_search_finds_a_task_by_id_or_client_id(app: PQ) -> None:
+    by_client = app.enqueue(tasks.add, 5, 6, client_id="order-<42>")
+    other = app.enqueue(tasks.add, 7, 8)
+    client = TestClient(dashboard(app), base_url="http://127.0.0.1")
+
+    found = client.get("/tasks", params={"q": "order-<42>"}).text
+    assert f'data-task-id="{by_client}"' in found and f'data-task-id="{other}"' not in found
+    found = client.get("/tasks", params={"q": f"#{other}"}).text
+    assert f'data-task-id="{other}"' in found and f'data-task-id="{by_client}"' not in found
+    assert "No task matches" in client.get("/tasks", params={"q": "nothing-like-it"}).text
+    assert "order-&lt;42&gt;" in client.get(f"/tasks/{by_client}").text  # escaped, not markup
