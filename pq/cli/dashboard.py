@@ -41,7 +41,7 @@ def dashboard(
     log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING or ERROR.")] = "INFO",
 ) -> None:
     """Serve the web dashboard: queues, tasks, workers, schedules, and the actions on them."""
-    from pq.web.security import LOOPBACK_HOSTS, is_loopback
+    from pq.web.security import is_loopback
 
     _configure_logging(log_level)
     with _clear_errors():
@@ -63,8 +63,7 @@ def dashboard(
             read_only=read_only,
             token=token or None,
             refresh_seconds=refresh,
-            # On loopback only loopback names: a DNS-rebinding page cannot reach us.
-            allowed_hosts=LOOPBACK_HOSTS if loopback else None,
+            allowed_hosts=_allowed_hosts(host, loopback),
         )
         sock = _listen(host, port)
     bound_host, bound_port = sock.getsockname()[:2]
@@ -74,6 +73,17 @@ def dashboard(
         site, log_level=log_level.lower(), access_log=False, proxy_headers=False
     )
     uvicorn.Server(config).run(sockets=[sock])
+
+
+def _allowed_hosts(host: str, loopback: bool) -> list[str] | None:
+    """On loopback, only loopback names in the Host header, so a DNS-rebinding page cannot
+    reach us through a browser. (Starlette's check cuts the port at the first colon, which
+    cannot work for IPv6 literals: those are left to the bind.)"""
+    from pq.web.security import LOOPBACK_HOSTS
+
+    if not loopback or ":" in host:
+        return None
+    return sorted({*LOOPBACK_HOSTS, host})
 
 
 def _listen(host: str, port: int) -> socket.socket:

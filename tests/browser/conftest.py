@@ -1,6 +1,6 @@
 """The dashboard in a real browser: Debian's Chromium driven by Playwright, a real `pq
 dashboard` (uvicorn) on a free loopback port, and a real `pq worker`, on one database per
-module. One browser serves the whole session; each test gets a fresh context (no cookies).
+module. One browser serves the whole module; each test gets a fresh context (no cookies).
 """
 
 from __future__ import annotations
@@ -34,8 +34,11 @@ from waiting import wait_until
 _counter = itertools.count()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    # One browser per module (there is one), closed when it is done: Playwright's sync API
+    # keeps an event loop running in this thread until then, which would break later tests
+    # that call asyncio.run() or ask Django whether they are in async code.
     if not Path(CHROMIUM).exists():
         message = f"no Chromium at {CHROMIUM}: apt-get install chromium (.ci/run does)"
         if os.environ.get("CI"):
