@@ -2,24 +2,23 @@
 
 from __future__ import annotations
 
-import logging
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
+import typer.core
 
 from pq._version import __version__
+from pq.cli import dashboard as dashboard_command
+from pq.cli import ops
+from pq.cli.common import AppArg, clear_errors, configure_logging
 from pq.cli.loader import load_app, load_callable
-from pq.errors import PQError
 from pq.store import embedded
 
 cli = typer.Typer(
     name="pq",
     help="pq: a Postgres task queue whose worker forks a child per task.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # pq --install-completion (bash, zsh, fish, powershell)
     pretty_exceptions_enable=False,
 )
 db_cli = typer.Typer(
@@ -30,26 +29,12 @@ periodic_cli = typer.Typer(
     help="List, pause, resume or run the periodic schedules of an app.", no_args_is_help=True
 )
 cli.add_typer(periodic_cli, name="periodic")
+ops.register(cli)  # tasks, task, workers, stats, retry, cancel, purge, queue
+dashboard_command.register(cli)  # dashboard
 
-AppArg = Annotated[str, typer.Argument(help="The app: 'module:attr', or 'module' holding one PQ.")]
-
-
-@contextmanager
-def _clear_errors() -> Iterator[None]:
-    """Known failures are one line on stderr and exit status 1, never a traceback."""
-    try:
-        yield
-    except PQError as exc:
-        typer.echo(f"pq: error: {exc}", err=True)
-        raise typer.Exit(1) from None
-
-
-def _configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+# The names the rest of this module has always used.
+_clear_errors = clear_errors
+_configure_logging = configure_logging
 
 
 def _version(value: bool) -> None:
@@ -74,60 +59,89 @@ def worker(
     priority: Annotated[
         Optional[list[str]],  # noqa: UP045
         typer.Option(
-            "--priority", "-p", help="Only take this priority (name or 0-100); repeatable."
+            "--priority",
+            "-p",
+            metavar="PRIORITY",
+            help="Only take this priority (name or 0-100); repeatable.",
         ),
     ] = None,
     queue: Annotated[
         Optional[list[str]],  # noqa: UP045
         typer.Option(
-            "--queue", "-q", help="Take tasks from this queue; repeatable. Default: default."
+            "--queue",
+            "-q",
+            "-Q",
+            metavar="QUEUE",
+            help="Take tasks from this queue; repeatable. Default: default.",
         ),
     ] = None,
     concurrency: Annotated[
-        int, typer.Option("--concurrency", "-c", min=1, help="Children at once.")
+        int, typer.Option("--concurrency", "-c", metavar="N", min=1, help="Children at once.")
     ] = 1,
     max_runtime: Annotated[
         Optional[float],  # noqa: UP045
-        typer.Option(help="Kill a task after this many seconds unless it sets its own limit."),
+        typer.Option(
+            metavar="SECONDS", help="Kill a task after this many seconds unless it sets its own."
+        ),
     ] = None,
     poll_interval: Annotated[
-        float, typer.Option(help="Seconds between polls when no notice arrives.")
+        float, typer.Option(metavar="SECONDS", help="Seconds between polls when no notice arrives.")
     ] = 1.0,
     burst: Annotated[
-        bool, typer.Option("--burst", help="Exit once nothing is left to run.")
+        bool,
+        typer.Option(
+            "--burst",
+            help="Exit once nothing is left to run, after waiting for the retries of the tasks "
+            "it ran (their backoff).",
+        ),
     ] = False,
     poll_only: Annotated[
         bool, typer.Option("--poll-only", help="Do not LISTEN (for PgBouncer in transaction mode).")
     ] = False,
     max_memory: Annotated[
         Optional[str],  # noqa: UP045
-        typer.Option(help="Memory limit of each child, e.g. 512MiB (tasks may set their own)."),
+        typer.Option(
+            metavar="SIZE",
+            help="Memory limit of each child, e.g. 512MiB (tasks may set their own).",
+        ),
     ] = None,
     max_cpu: Annotated[
         Optional[float],  # noqa: UP045
-        typer.Option(help="CPU seconds limit of each child (tasks may set their own)."),
+        typer.Option(
+            metavar="SECONDS", help="CPU seconds limit of each child (tasks may set their own)."
+        ),
     ] = None,
     drain_timeout: Annotated[
         Optional[float],  # noqa: UP045
-        typer.Option(help="On SIGTERM, seconds running tasks get to finish. Default 30."),
+        typer.Option(
+            metavar="SECONDS", help="On SIGTERM, seconds running tasks get to finish. Default 30."
+        ),
     ] = None,
     lease: Annotated[
         Optional[float],  # noqa: UP045
-        typer.Option(help="Seconds without a heartbeat before this worker counts as lost."),
+        typer.Option(
+            metavar="SECONDS", help="Seconds without a heartbeat before this worker counts as lost."
+        ),
     ] = None,
     heartbeat_interval: Annotated[
         Optional[float],  # noqa: UP045
-        typer.Option(help="Seconds between heartbeats (and rescue checks). Default 5."),
+        typer.Option(
+            metavar="SECONDS", help="Seconds between heartbeats (and rescue checks). Default 5."
+        ),
     ] = None,
     pre_execute: Annotated[
         Optional[str],  # noqa: UP045
-        typer.Option(help="module:function run in the child before each task."),
+        typer.Option(
+            metavar="MODULE:FN", help="module:function run in the child before each task."
+        ),
     ] = None,
     post_execute: Annotated[
         Optional[str],  # noqa: UP045
-        typer.Option(help="module:function run in the child after each task."),
+        typer.Option(metavar="MODULE:FN", help="module:function run in the child after each task."),
     ] = None,
-    log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING or ERROR.")] = "INFO",
+    log_level: Annotated[
+        str, typer.Option(metavar="LEVEL", help="DEBUG, INFO, WARNING or ERROR.")
+    ] = "INFO",
 ) -> None:
     """Run a worker: claim tasks and run each one in its own forked child."""
     from pq.worker.loop import Hooks, build_worker_settings
@@ -247,9 +261,31 @@ def periodic_run_now(app: AppArg, name: ScheduleName, key: KeyOption = "") -> No
     typer.echo(f"enqueued task {task_id}")
 
 
+def _plain_metavars(command: Any) -> None:
+    """Help reads like Celery's and RQ's (`--burst`, `-q QUEUE`), not `<bool>`/`<list[str]>`:
+    flags show no value, arguments their name only, other options an upper-case name."""
+    for param in command.params:
+        if getattr(param, "is_flag", False):
+            param.metavar = ""
+        elif isinstance(param, typer.core.TyperArgument):
+            # typer prints an argument's Python type beside its name; the name says enough
+            setattr(param, "display_type_rich", lambda ctx: None)  # noqa: B010
+        elif param.metavar is None and param.name:
+            param.metavar = param.name.upper()
+    help_option = command.get_help_option
+
+    def plain_help_option(ctx: Any) -> Any:
+        option = help_option(ctx)
+        if option is not None:
+            option.metavar = ""
+        return option
+
+    setattr(command, "get_help_option", plain_help_option)  # noqa: B010
+    for sub in getattr(command, "commands", {}).values():
+        _plain_metavars(sub)
+
+
 def main() -> None:
-    cli()
-
-
-# Commands that live in their own modules register themselves on import.
-from pq.cli import dashboard as _dashboard_command  # noqa: E402, F401
+    command = typer.main.get_command(cli)
+    _plain_metavars(command)
+    command(prog_name="pq")

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from pq.cli import AppArg, _clear_errors, _configure_logging, cli
+from pq.cli.common import AppArg, clear_errors, configure_logging
 from pq.cli.loader import load_app
 from pq.errors import ConfigurationError
 
@@ -18,7 +18,10 @@ def _missing_extra() -> ConfigurationError:
     )
 
 
-@cli.command()
+def register(cli: typer.Typer) -> None:
+    cli.command()(dashboard)
+
+
 def dashboard(
     app: AppArg,
     host: Annotated[
@@ -43,8 +46,8 @@ def dashboard(
     """Serve the web dashboard: queues, tasks, workers, schedules, and the actions on them."""
     from pq.web.security import is_loopback
 
-    _configure_logging(log_level)
-    with _clear_errors():
+    configure_logging(log_level)
+    with clear_errors():
         loopback = is_loopback(host)
         if not loopback and not token:
             raise ConfigurationError(

@@ -44,6 +44,17 @@ def _as_since(since: timedelta | datetime | None) -> datetime | None:
     return datetime.now(UTC) - since
 
 
+def _checked_statuses(status: str | Iterable[str] | None) -> list[str] | None:
+    statuses = _as_list(status)
+    known = {s.value for s in TaskStatus}
+    for value in statuses or []:
+        if value not in known:  # a typo is an error, not an empty page
+            raise ConfigurationError(
+                f"unknown status {value!r}: use one of {', '.join(sorted(known))}"
+            )
+    return statuses
+
+
 class OpsMixin:
     """Inspection and steering for operators (mixed into `PQ`)."""
 
@@ -70,9 +81,7 @@ class OpsMixin:
         since keeps tasks created within that timedelta (or after that datetime). For the
         next page pass before_id=<smallest id of this page>.
         """
-        statuses = _as_list(status)
-        for s in statuses or []:
-            TaskStatus(s)  # a typo is an error, not an empty page
+        statuses = _checked_statuses(status)
         if limit < 1:
             raise ConfigurationError(f"limit={limit}: it must be at least 1")
         filters = {
@@ -86,6 +95,19 @@ class OpsMixin:
         with self.executor() as ex:
             rows = self.queries.task_list(ex, filters)
         return [self.task_from_row(r) for r in rows]
+
+    def count_tasks(
+        self,
+        *,
+        status: str | Iterable[str] | None = None,
+        queue: str | Iterable[str] | None = None,
+        name: str | None = None,
+    ) -> int:
+        """How many tasks match these filters (as in list_tasks)."""
+        statuses = _checked_statuses(status)
+        filters = {"statuses": statuses, "queues": _as_list(queue), "name": name or None}
+        with self.executor() as ex:
+            return self.queries.task_count(ex, filters)
 
     def list_workers(
         self, *, include_stopped_since: timedelta | None = timedelta(hours=1)

@@ -322,6 +322,9 @@ class Queries:
         """A page of tasks newest first; `filters` as the parameters of task_list.sql."""
         return ex.fetch(self.sql("task_list"), filters)
 
+    def task_count(self, ex: Executor, filters: dict[str, Any]) -> int:
+        return int(ex.fetch(self.sql("task_count"), filters)[0]["n"])
+
     def worker_list(self, ex: Executor, since: datetime) -> list[Row]:
         return ex.fetch(self.sql("worker_list"), {"since": since})
 

@@ -59,7 +59,7 @@ def test_list_tasks_pages_with_before_id(ops: PQ) -> None:
 
 
 def test_list_tasks_refuses_an_unknown_status(ops: PQ) -> None:
-    with pytest.raises(ValueError, match="faild"):
+    with pytest.raises(ConfigurationError, match="faild"):
         ops.list_tasks(status="faild")
 
 
