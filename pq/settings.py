@@ -37,6 +37,18 @@ def _env_int(name: str, default: int) -> int:
         raise ConfigurationError(f"{name}={raw!r} is not a whole number") from None
 
 
+def _env_tristate(name: str) -> bool | None:
+    """'1'/'true'/'yes' -> True, '0'/'false'/'no' -> False, unset, '' or 'auto' -> None."""
+    raw = os.environ.get(name, "").strip().lower()
+    if raw in ("", "auto"):
+        return None
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ConfigurationError(f"{name}={raw!r}: use 1, 0 or auto")
+
+
 def validate_schema_name(schema: str) -> str:
     """Schema names are spliced into SQL, so only plain lower-case identifiers are allowed."""
     if not _SCHEMA_NAME.match(schema):
@@ -59,6 +71,11 @@ class Settings:
         default_factory=lambda: os.environ.get("PQ_ALLOW_PICKLE", "1") not in ("0", "false", "no")
     )
     secret_key: str | None = field(default_factory=lambda: os.environ.get("PQ_SECRET_KEY"))
+    # A pooler (PgBouncer in transaction mode) between pq and Postgres: None detects it on
+    # the first connection. Behind one, pq prepares no statement and LISTENs only through
+    # listen_url, a direct URL to the same database (else workers and result waits poll).
+    pooled: bool | None = field(default_factory=lambda: _env_tristate("PQ_POOLED"))
+    listen_url: str | None = field(default_factory=lambda: os.environ.get("PQ_LISTEN_URL") or None)
 
     def __post_init__(self) -> None:
         validate_schema_name(self.schema)

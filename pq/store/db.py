@@ -17,6 +17,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
 from pq.errors import DatabaseUnavailableError
+from pq.store import pooler
 
 log = logging.getLogger("pq.db")
 
@@ -36,12 +37,13 @@ class Executor(Protocol):
 class PsycopgExecutor:
     """Executor over a psycopg 3 connection; commits are the caller's business."""
 
-    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+    def __init__(self, conn: psycopg.Connection[Any], *, prepare: bool | None = None) -> None:
         self.conn = conn
+        self.prepare = prepare  # None: the connection's prepare_threshold decides
 
     def fetch(self, query: str, params: Mapping[str, Any]) -> list[Row]:
         with self.conn.cursor(row_factory=dict_row) as cur:
-            cur.execute(query, params)  # our SQL files, not user text
+            cur.execute(query, params, prepare=self.prepare)  # our SQL files, not user text
             return cur.fetchall() if cur.description is not None else []
 
     def copy_rows(self, statement: str, rows: Iterable[Sequence[Any]]) -> None:
@@ -64,10 +66,11 @@ def describe_url(url: str) -> str:
 def connect(url: str, *, autocommit: bool = True, **options: Any) -> psycopg.Connection[Any]:
     """Opens one connection, turning every failure into a clear DatabaseUnavailableError.
 
-    `options` are extra libpq parameters (e.g. the worker's TCP keepalives).
+    `options` are extra libpq parameters (e.g. the worker's TCP keepalives). Behind a
+    connection pooler the connection never prepares statements (see pq.store.pooler).
     """
     try:
-        return psycopg.connect(url, autocommit=autocommit, connect_timeout=10, **options)
+        conn = psycopg.connect(url, autocommit=autocommit, connect_timeout=10, **options)
     except psycopg.ProgrammingError as exc:
         raise DatabaseUnavailableError(
             f"the database URL is invalid ({exc}); expected e.g. postgresql://user@host:5432/db"
@@ -78,13 +81,16 @@ def connect(url: str, *, autocommit: bool = True, **options: Any) -> psycopg.Con
             f"cannot connect to the database ({describe_url(url)}): {first_line}. "
             "Check that Postgres is running and the URL (PQ_DATABASE_URL) is right"
         ) from exc
+    pooler.settle(url, conn)
+    return conn
 
 
 def open_pool(url: str, *, min_size: int, max_size: int) -> ConnectionPool[Any]:
     """Opens the producer pool after checking once that the database answers."""
     connect(url).close()  # fail fast with a clear message rather than a pool timeout later
+    kwargs: dict[str, Any] = {"prepare_threshold": None} if pooler.is_pooled(url) else {}
     pool: ConnectionPool[Any] = ConnectionPool(
-        url, min_size=min_size, max_size=max_size, open=False, name="pq"
+        url, min_size=min_size, max_size=max_size, open=False, name="pq", kwargs=kwargs
     )
     pool.open()
     return pool
@@ -131,7 +137,9 @@ def executor_for(connection: Any) -> Executor:
     """
     raw = _driver_connection(connection)
     if isinstance(raw, psycopg.Connection):
-        return PsycopgExecutor(raw)
+        # Never prepare on a caller's connection: it may go through a pooler in transaction
+        # mode, where a prepared name clashes or vanishes on the next transaction's session.
+        return PsycopgExecutor(raw, prepare=False)
     if type(raw).__module__.startswith("psycopg2"):
         return Psycopg2Executor(raw)
     from pq.errors import ConfigurationError
