@@ -103,7 +103,12 @@ class WorkerSettings:
     )
     lease: float = field(default_factory=lambda: _env_float("PQ_LEASE", 30.0))
     drain_timeout: float = field(default_factory=lambda: _env_float("PQ_DRAIN_TIMEOUT", 30.0))
-    poll_only: bool = False  # no LISTEN: for PgBouncer in transaction mode
+    poll_only: bool = False  # no LISTEN at all (polls every poll_interval)
+    # A direct URL to LISTEN on when the database URL goes through a pooler (PgBouncer in
+    # transaction mode); without one such a worker polls. Env: PQ_LISTEN_URL.
+    listen_url: str | None = field(
+        default_factory=lambda: os.environ.get("PQ_LISTEN_URL") or None, repr=False
+    )
     burst: bool = False  # exit once nothing is left to run
 
     @property

@@ -93,10 +93,7 @@ class PgBouncer:
     def url_for(self, db_url: str) -> str:
         """The same database (and user) as `db_url`, through the bouncer."""
         info = psycopg.conninfo.conninfo_to_dict(db_url)
-        return (
-            f"postgresql://{self.user}@127.0.0.1:{self.port}/{info['dbname']}"
-            "?connect_timeout=10"
-        )
+        return f"postgresql://{self.user}@127.0.0.1:{self.port}/{info['dbname']}?connect_timeout=10"
 
     def log(self) -> str:
         path = self.dir / "pgbouncer.log"

@@ -20,7 +20,6 @@ from typing import Any
 
 import psycopg
 
-from pq.store import pooler
 from pq.store.db import PsycopgExecutor
 from pq.store.queries import Queries
 

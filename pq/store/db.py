@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import io
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+import os
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -83,6 +86,49 @@ def connect(url: str, *, autocommit: bool = True, **options: Any) -> psycopg.Con
         ) from exc
     pooler.settle(url, conn)
     return conn
+
+
+# The one connection a forked child (a task that enqueues) uses instead of a pool.
+_fork_local: dict[str, psycopg.Connection[Any]] = {}
+_fork_local_lock = threading.RLock()
+
+
+@contextmanager
+def fork_local_transaction(url: str) -> Iterator[psycopg.Connection[Any]]:
+    """A transaction on this process's single connection to `url`, opened on first use.
+
+    For forked task children: a pool per child would multiply connections by the running
+    tasks (and start pool threads after a fork). Threads of one task take turns.
+    """
+    with _fork_local_lock:
+        conn = _fork_local.get(url)
+        if conn is None or conn.closed:
+            conn = _fork_local[url] = connect(url, autocommit=False)
+        try:
+            yield conn
+        except BaseException:
+            conn.rollback()
+            raise
+        conn.commit()
+
+
+def close_fork_local() -> None:
+    """Closes the child's own connection(s); the worker's child calls this before it exits."""
+    with _fork_local_lock:
+        for conn in _fork_local.values():
+            with suppress(Exception):
+                conn.close()
+        _fork_local.clear()
+
+
+def _forget_fork_local_in_child() -> None:
+    # A connection opened by a parent that forks (a child's own grandchild) is not ours.
+    global _fork_local_lock
+    _fork_local.clear()
+    _fork_local_lock = threading.RLock()
+
+
+os.register_at_fork(after_in_child=_forget_fork_local_in_child)
 
 
 def open_pool(url: str, *, min_size: int, max_size: int) -> ConnectionPool[Any]:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from pq.models import OutcomeKind, Task
 from pq.retry import Retry
 from pq.serialization import restore_arguments
+from pq.store.db import close_fork_local
 from pq.worker.limits import Limits
 
 if TYPE_CHECKING:
@@ -45,6 +46,7 @@ def run_child(
         _write_all(write_fd, payload)
     except BaseException:  # nothing may escape: the stack above us is the parent's loop
         code = EXIT_REPORT_FAILED
+    close_fork_local()  # the task's own enqueue connection, if it opened one: a clean goodbye
     _flush_standard_streams()
     os._exit(code)
 

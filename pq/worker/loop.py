@@ -20,6 +20,7 @@ import psycopg
 
 from pq.periodic.ticks import sync_declared
 from pq.settings import WorkerSettings, build_worker_settings
+from pq.store import pooler
 from pq.store.db import PsycopgExecutor, connect
 from pq.store.migrate import check_schema_current
 from pq.worker.attempt import Child
@@ -62,7 +63,10 @@ class Worker(Upkeep):
         super().__init__(runtime, settings, hooks, max_tasks=max_tasks, upgrade_hint=upgrade_hint)
         self.signals = SignalPipe(self._on_stop_signal)
         listen = None if settings.poll_only else self._listen
-        self.link = DatabaseLink(self._connect, listen, self.waiter)
+        self.link = DatabaseLink(
+            self._connect, listen, self.waiter, connect_listener=self._connect_listener
+        )
+        self.link.may_listen = self._may_listen
 
     # -- lifecycle ---------------------------------------------------------------------------
     def run(self) -> int:
@@ -80,6 +84,14 @@ class Worker(Upkeep):
             self.runtime, self.link.executor().conn, datetime.now(UTC)
         )  # code's schedules
         self.worker_id = self._register(self.link.executor())
+        if not self.link.listening:
+            why = "--poll-only" if self.settings.poll_only else "behind a connection pooler"
+            log.info(
+                "no LISTEN (%s): polling every %gs; give a direct database URL with "
+                "--listen-url / PQ_LISTEN_URL for pick-up in milliseconds",
+                why,
+                self.settings.poll_interval,
+            )
         self.signals.install()
         self.waiter.watch(self.signals.read_fd, Waiter.SIGNALS)
         log.info(
@@ -92,6 +104,17 @@ class Worker(Upkeep):
 
     def _connect(self) -> psycopg.Connection[Any]:
         return connect(self.runtime.database_url(), **WORKER_CONNECTION_OPTIONS)
+
+    def _listen_url(self) -> str | None:
+        return self.settings.listen_url or self.runtime.listen_url()
+
+    def _connect_listener(self) -> psycopg.Connection[Any]:
+        url = self._listen_url() or self.runtime.database_url()
+        return connect(url, **WORKER_CONNECTION_OPTIONS)
+
+    def _may_listen(self) -> bool:
+        """LISTEN unless the work URL goes through a pooler and no direct URL is given."""
+        return bool(self._listen_url() or not pooler.is_pooled(self.runtime.database_url()))
 
     def _listen(self, ex: PsycopgExecutor) -> None:
         self.queries.listen(ex, self.queries.channel)

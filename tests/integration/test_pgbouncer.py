@@ -118,7 +118,7 @@ def test_workers_behind_the_bouncer_poll_and_say_so(
     add = app.task(funcs.add)
     handles = [add.delay(n, 1) for n in range(30)]
     with running_workers(
-        pooled_url, 2, tmp_path, app="taskmods.e2eapp:app", PQ_POLL_INTERVAL="0.2"
+        pooled_url, 2, tmp_path, app="taskmods.e2eapp:app", args=["--poll-interval", "0.2"]
     ):
         assert [h.result(timeout=60) for h in handles] == [n + 1 for n in range(30)]
     logs = [p.read_text() for p in sorted(tmp_path.glob("worker*.log"))]
@@ -140,8 +140,8 @@ def test_a_worker_with_a_direct_listen_url_listens(
         1,
         tmp_path,
         app="taskmods.e2eapp:app",
+        args=["--poll-interval", "60"],
         PQ_LISTEN_URL=db_url,
-        PQ_POLL_INTERVAL="60",
     ):
         wait_until(lambda: "started" in (tmp_path / "worker0.log").read_text(), timeout=60)
         handle = add.delay(2, 3)
@@ -155,10 +155,11 @@ def test_a_worker_with_a_direct_listen_url_listens(
 def test_periodic_ticks_through_the_bouncer(pooled_url: str, db_url: str, tmp_path: Path) -> None:
     app = PQ(pooled_url)
     schedule = app.schedule(funcs.noop, run_every=timedelta(seconds=1), max_concurrent=None)
-    with running_workers(pooled_url, 2, tmp_path, PQ_POLL_INTERVAL="0.2"):
+    with running_workers(pooled_url, 2, tmp_path, args=["--poll-interval", "0.2"]):
         wait_until(
-            lambda: count_rows(db_url, f"periodic_id = {schedule.id} AND status = 'completed'")
-            >= 3,
+            lambda: (
+                count_rows(db_url, f"periodic_id = {schedule.id} AND status = 'completed'") >= 3
+            ),
             timeout=60,
             interval=0.2,
         )
