@@ -152,10 +152,13 @@ class PQ(EnqueueMixin, ReadingMixin, SchedulesMixin, OpsMixin):
 
     def close(self) -> None:
         """Closes the producer pool; it reopens by itself on the next call that needs it."""
+        if not self._forked:
+            self._notify_gate().flush()  # a trailing notice still owed goes out first
         with self._pool_lock:
             pool, self._pool = self._pool, None
         if pool is not None:
             pool.close()
+        self._done_listener().close()  # the LISTEN of result() waits, if one is open
 
     def run_db_migrations(self) -> list[Migration]:
         """Creates or upgrades pq's tables; safe to run from several processes at once."""

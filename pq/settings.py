@@ -76,6 +76,8 @@ class Settings:
     # listen_url, a direct URL to the same database (else workers and result waits poll).
     pooled: bool | None = field(default_factory=lambda: _env_tristate("PQ_POOLED"))
     listen_url: str | None = field(default_factory=lambda: os.environ.get("PQ_LISTEN_URL") or None)
+    # Seconds: in a burst of enqueues, workers get one notice per window (0: one per enqueue).
+    notify_window: float = field(default_factory=lambda: _env_float("PQ_NOTIFY_WINDOW", 0.05))
 
     def __post_init__(self) -> None:
         validate_schema_name(self.schema)

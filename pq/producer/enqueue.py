@@ -4,6 +4,7 @@ interceptor (pq.testing) takes over."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from datetime import datetime
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from pq.errors import DuplicateClientIdError
 from pq.models import Priority, Task
+from pq.producer.notify import NotifyGate
 from pq.producer.task import TaskFunction, TaskOptions, resolve_run_at
 from pq.registry import task_name_of
 from pq.store.queries import NewTaskRow
@@ -18,8 +20,12 @@ from pq.store.queries import NewTaskRow
 if TYPE_CHECKING:
     from pq.producer.facade import Interceptor
     from pq.serialization import Codec
+    from pq.settings import Settings
     from pq.store.db import Executor
     from pq.store.queries import Queries
+
+
+_GATE_LOCK = threading.Lock()
 
 
 class EnqueueMixin:
@@ -29,6 +35,7 @@ class EnqueueMixin:
         queries: Queries
         codec: Codec
         interceptor: Interceptor | None
+        settings: Settings
 
         def executor(self, connection: Any = None) -> AbstractContextManager[Executor]: ...
         def options_for(self, name: str) -> TaskOptions: ...
@@ -78,9 +85,15 @@ class EnqueueMixin:
                 name, args, kwargs, options, run_at=run_at, client_id=client_id
             )
         row = self.new_row(name, args, kwargs, options, run_at=run_at, client_id=client_id)
+        # Only our own commits can be followed by a trailing notice (see pq/producer/notify.py).
+        gate = self._notify_gate() if connection is None and run_at is None else None
+        notify = gate is None or gate.notify_now(row.queue)
         try:
             with self.executor(connection) as ex:
-                return self.queries.task_insert(ex, row)
+                task_id = self.queries.task_insert(ex, row, notify=notify)
+            if gate is not None and not notify:
+                gate.owe(row.queue)  # committed: a notice follows at the window's end
+            return task_id
         except Exception as exc:
             # psycopg 3 says sqlstate, psycopg2 (a caller's connection) says pgcode.
             if "23505" not in (getattr(exc, "sqlstate", None), getattr(exc, "pgcode", None)):
@@ -89,6 +102,20 @@ class EnqueueMixin:
                 f"client_id {client_id!r} is already used by another task; use upsert() to "
                 "replace it, or get_task_by_client_id() to find it"
             ) from exc
+
+    def _notify_gate(self) -> NotifyGate:
+        gate: NotifyGate | None = self.__dict__.get("_pq_notify_gate")
+        if gate is None:
+            with _GATE_LOCK:
+                gate = self.__dict__.get("_pq_notify_gate")
+                if gate is None:
+                    gate = NotifyGate(self.settings.notify_window, self._notify_queues)
+                    self.__dict__["_pq_notify_gate"] = gate
+        return gate
+
+    def _notify_queues(self, queues: list[str]) -> None:
+        with self.executor() as ex:
+            self.queries.task_notify_queues(ex, queues)
 
     def enqueue(
         self,

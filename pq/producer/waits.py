@@ -51,7 +51,7 @@ class DoneListener:
         self._ready = threading.Event()
         self._conn: psycopg.Connection[Any] | None = None
         self._failed_at = -RETRY_AFTER
-        self._stop = False
+        self._stop = threading.Event()  # the running thread's; each thread gets its own
         _listeners.add(self)
 
     @property
@@ -84,27 +84,33 @@ class DoneListener:
             ready.wait(15)
 
     def close(self) -> None:
-        self._stop = True
+        """Ends the LISTEN (within half a second); a later wait starts it again."""
+        with self._lock:
+            self._stop.set()
+            self._thread = None
 
     # -- the listening thread ----------------------------------------------------------------
     def _start_if_needed(self) -> threading.Event | None:
         """Under the lock: starts the thread unless it runs or failed just now."""
-        if self._thread is not None or self._stop or self._pooled_url():
+        if self._thread is not None or self._pooled_url():
             return None
         if time.monotonic() - self._failed_at < RETRY_AFTER:
             return None
         self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="pq-result-listener", daemon=True)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, args=(self._stop,), name="pq-result-listener", daemon=True
+        )
         self._thread.start()
         return self._ready
 
-    def _run(self) -> None:
+    def _run(self, stop: threading.Event) -> None:
         conn = self._open()
         self._ready.set()
         if conn is None:
             return
         try:
-            self._listen_until_idle(conn)
+            self._listen_until_idle(conn, stop)
         except psycopg.Error as exc:
             log.warning("result listener lost its connection (%s); waits poll meanwhile", exc)
             self._failed_at = time.monotonic()
@@ -137,9 +143,9 @@ class DoneListener:
         self._conn = conn
         return conn
 
-    def _listen_until_idle(self, conn: psycopg.Connection[Any]) -> None:
+    def _listen_until_idle(self, conn: psycopg.Connection[Any], stop: threading.Event) -> None:
         idle_since = time.monotonic()
-        while not self._stop:
+        while not stop.is_set():
             for notice in conn.notifies(timeout=0.5):
                 self._dispatch(notice.payload)
             with self._lock:

@@ -1,8 +1,10 @@
--- Inserts one task and, when it is due now, wakes idle workers (NOTIFY is delivered only
--- when the surrounding transaction commits, so a rolled-back enqueue never wakes anyone).
+-- Inserts one task and, when it is due now and notify is true, wakes idle workers (NOTIFY is
+-- delivered only when the surrounding transaction commits, so a rolled-back enqueue never
+-- wakes anyone). notify is false for an enqueue in a burst: the producer sends one trailing
+-- NOTIFY for the burst instead (see pq/producer/notify.py).
 -- Params: name, queue, priority, args (json text), kwargs (json text), options (json text),
 --         client_id (nullable, unique), run_at (nullable: now), max_attempts,
---         periodic_id (nullable), channel.
+--         periodic_id (nullable), channel, notify (boolean).
 -- Locks: the new row only; a duplicate client_id raises unique_violation.
 WITH inserted AS (
     INSERT INTO {schema}.pq_tasks
@@ -14,5 +16,5 @@ WITH inserted AS (
     RETURNING id, queue, run_at
 )
 SELECT id,
-       CASE WHEN run_at <= now() THEN pg_notify(%(channel)s, 't:' || queue) END AS notified
+       CASE WHEN %(notify)s AND run_at <= now() THEN pg_notify(%(channel)s, 't:' || queue) END AS notified
 FROM inserted
