@@ -201,7 +201,10 @@ class Worker(Upkeep):
         if not self.queues:  # every queue of this worker is paused
             self.maybe_work = False
             return False
-        return self.maybe_work or time.monotonic() >= self.next_poll
+        now = time.monotonic()
+        if self.damper.due(now):  # deferred notices (see pq/worker/herd.py)
+            self.maybe_work = True
+        return self.maybe_work or now >= self.next_poll
 
     def _claim_and_fork(self) -> None:
         limit = self._free_slots()
@@ -222,6 +225,7 @@ class Worker(Upkeep):
         self._recorded(changed)
         self.next_poll = time.monotonic() + self.settings.poll_interval
         self.maybe_work = len(rows) == limit  # a full batch: there may be more waiting
+        self.damper.claimed(time.monotonic(), len(rows))
         if rows:
             # Objects that exist now are never collected by the children, so a child's GC
             # does not touch (and copy) pages it shares with the parent.
@@ -241,6 +245,8 @@ class Worker(Upkeep):
         wake_at += [c.deadline for c in self.children.values() if c.deadline and not c.killed_for]
         if self.stopping:
             wake_at.append(self.stop_deadline)
+        if (deferred := self.damper.wake_at()) is not None:
+            wake_at.append(deferred)
         if not self.link.complete:
             wake_at.append(self.link.next_attempt)
         for tag in self.waiter.wait(min(wake_at) - now):
@@ -255,7 +261,8 @@ class Worker(Upkeep):
         for payload in self.link.drain_notifications():
             kind, _, value = payload.partition(":")
             if kind == "t" and value in self.settings.queues:
-                self.maybe_work = True
+                if self.damper.on_notice(time.monotonic()):
+                    self.maybe_work = True
             elif kind == "c":
                 self._cancel_running(int(value))
             elif kind == "p":  # a schedule was created or resumed: look at it now
