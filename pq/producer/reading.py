@@ -14,6 +14,7 @@ import psycopg
 from pq.errors import SerializationError, TaskNotFoundError
 from pq.models import Task, TaskStatus
 from pq.store.db import AsyncPsycopgExecutor, Executor, PsycopgExecutor, async_connect
+from pq.store.migrate import check_schema_current
 
 if TYPE_CHECKING:
     from pq.serialization import Codec
@@ -44,6 +45,12 @@ class ReadingMixin:
         except SerializationError:
             return task
         return task if decoded is task.result else task.model_copy(update={"result": decoded})
+
+    def check_schema(self, upgrade_hint: str = "pq migrate APP") -> None:
+        """Raises SchemaOutdatedError unless the database has every migration this pq needs
+        (framework checks and health probes call it; `run_db_migrations()` fixes it)."""
+        with self.connect() as conn:
+            check_schema_current(PsycopgExecutor(conn), self.queries, upgrade_hint=upgrade_hint)
 
     def get_task(self, task_id: int) -> Task | None:
         with self.executor() as ex:
