@@ -188,7 +188,7 @@ def test_workers_and_schedules_pages_and_schedule_actions(
     screenshot(page, "periodic")
     schedule.locator("button:has-text('Pause')").click()
     expect(page.locator(".flash")).to_contain_text("is paused")
-    expect(schedule).to_contain_text("paused")
+    expect(schedule).to_contain_text("none while paused")  # no next run is promised
     schedule.locator("button:has-text('Run now')").click()
     expect(page.locator(".flash")).to_contain_text("enqueued task #")
     found = re.search(r"task #(\d+)", page.locator(".flash").inner_text())
@@ -197,9 +197,10 @@ def test_workers_and_schedules_pages_and_schedule_actions(
     assert ran is not None and ran.name.endswith("six_hourly_report") and ran.periodic_id
     expect(page.locator("h1")).to_contain_text(f"Task #{ran.id}")  # sent to the task it made
     page.goto(dashboard.url + "/periodic")
-    expect(schedule).to_contain_text("paused")  # running it once did not resume it
+    expect(schedule).to_contain_text("none while paused")  # running it once did not resume it
     schedule.locator("button:has-text('Resume')").click()
-    expect(page.locator(".flash")).to_contain_text("is resumed")
+    expect(page.locator(".flash")).to_contain_text("is resumed; next run")
+    expect(schedule).to_contain_text("(in 5h")
 
 
 def test_read_only_dashboard_shows_no_action_and_refuses_posts(
@@ -282,7 +283,9 @@ def test_mounted_under_a_prefix_of_another_site(
     failed: list[str] = []
 
     def on_response(response: Response) -> None:
-        if response.status >= 400:
+        # A live refresh may race the delete and find the task gone: not a broken link.
+        partial = "x-pq-partial" in response.request.headers
+        if response.status >= 400 and not partial:
             failed.append(f"{response.status} {response.url}")
 
     def on_failure(request: Request) -> None:

@@ -2,6 +2,7 @@
 // live part of each page refreshes every few seconds and actions ask in a dialog first.
 (function () {
   "use strict";
+  var leaving = false;
 
   // Actions: ask, then tell the server the question was answered (no confirmation page).
   document.addEventListener("submit", function (event) {
@@ -12,6 +13,7 @@
       event.preventDefault();
       return;
     }
+    leaving = true; // no refresh swaps the page while the action is on its way
     var flag = document.createElement("input");
     flag.type = "hidden";
     flag.name = "confirmed";
@@ -27,7 +29,7 @@
   var busy = false;
 
   function refresh() {
-    if (busy || document.hidden) return;
+    if (busy || leaving || document.hidden) return;
     busy = true;
     fetch(window.location.href, {
       headers: { "X-PQ-Partial": "1" },
@@ -39,11 +41,13 @@
         return response.text();
       })
       .then(function (html) {
+        if (leaving) return;
         live.innerHTML = html; // the server's own escaped template output
         stamp.textContent = "updated " + new Date().toLocaleTimeString();
         stamp.className = "";
       })
       .catch(function (error) {
+        if (leaving) return; // e.g. the task this page showed was just deleted
         stamp.textContent = "not updated: " + error.message;
         stamp.className = "bad";
       })
@@ -52,5 +56,9 @@
       });
   }
 
+  // Back to this page from the browser's cache: it shows again, so it refreshes again.
+  window.addEventListener("pageshow", function () {
+    leaving = false;
+  });
   window.setInterval(refresh, every);
 })();
