@@ -175,3 +175,18 @@ def test_schedule_actions_without_script_ask_on_a_page_then_act(app: PQ) -> None
     assert task is not None and task.args == [1, 2] and task.status.value == "pending"
     schedule = app.get_schedule(tasks.add, key="nightly")
     assert schedule is not None and not schedule.active
+
+
+def test_log_out_ends_the_session(app: PQ) -> None:
+    client = TestClient(dashboard(app, token=TOKEN), base_url="http://127.0.0.1")
+    form = client.get("/login").text
+    client.post("/login", data={"csrf_token": csrf_of(form), "token": TOKEN})
+    overview = client.get("/")
+    assert 'action="/logout"' in overview.text
+
+    out = client.post(
+        "/logout", data={"csrf_token": csrf_of(overview.text)}, follow_redirects=False
+    )
+    assert out.status_code == 303 and out.headers["location"] == "/login"
+    again = client.get("/", follow_redirects=False)
+    assert again.status_code == 303 and again.headers["location"].startswith("/login")
