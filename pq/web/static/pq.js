@@ -27,9 +27,20 @@
   if (!live || !stamp) return;
   var every = parseInt(stamp.getAttribute("data-every"), 10) || 3000;
   var busy = false;
+  // A swap between a button's press and its release would take the button away from under
+  // the pointer and lose the click: no swap while a pointer is pressed.
+  var pressed = false;
+  document.addEventListener("pointerdown", function () {
+    pressed = true;
+  }, true);
+  ["pointerup", "pointercancel"].forEach(function (kind) {
+    document.addEventListener(kind, function () {
+      pressed = false;
+    }, true);
+  });
 
   function refresh() {
-    if (busy || leaving || document.hidden) return;
+    if (busy || leaving || pressed || document.hidden) return;
     busy = true;
     fetch(window.location.href, {
       headers: { "X-PQ-Partial": "1" },
@@ -41,7 +52,7 @@
         return response.text();
       })
       .then(function (html) {
-        if (leaving) return;
+        if (leaving || pressed) return; // the next refresh brings it
         live.innerHTML = html; // the server's own escaped template output
         stamp.textContent = "updated " + new Date().toLocaleTimeString();
         stamp.className = "";
