@@ -30,6 +30,7 @@ from fastapi.responses import JSONResponse
 from pq import PQ, ResultTimeoutError, TaskFailedError, TaskHandle, TaskNotFoundError
 from pq.contrib.fastapi import pq_lifespan
 
+# --8<-- [start:app]
 QUEUE = "example-fastapi"  # its own queue, so a shared database's other tasks are left alone
 
 queue = PQ()
@@ -75,6 +76,9 @@ async def compute_now(n: int) -> dict[str, int]:
     """Enqueues and awaits the value in the same request (the loop serves others meanwhile)."""
     handle = await sum_of_squares.adelay(n)
     return {"value": await handle.aresult(timeout=30)}
+
+
+# --8<-- [end:app]
 
 
 # -- the self-check CI runs -------------------------------------------------------------------
