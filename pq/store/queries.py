@@ -51,7 +51,7 @@ class NewTaskRow:
     max_attempts: int
     periodic_id: int | None = None
 
-    def params(self, channel: str, *, notify: bool = True) -> dict[str, Any]:
+    def params(self, channel: str, notify: bool = True) -> dict[str, Any]:
         values = asdict(self)
         values["options"] = json.dumps(self.options)
         values["channel"] = channel
@@ -104,8 +104,7 @@ class Queries(FlowQueries):
     # -- tasks -------------------------------------------------------------------------------
     def task_insert(self, ex: Executor, row: NewTaskRow, *, notify: bool = True) -> int:
         """Inserts one task (and, with notify, wakes workers when it is due); returns its id."""
-        params = row.params(self.channel, notify=notify)
-        return int(ex.fetch(self.sql("task_insert"), params)[0]["id"])
+        return int(ex.fetch(self.sql("task_insert"), row.params(self.channel, notify))[0]["id"])
 
     def task_upsert(self, ex: Executor, row: NewTaskRow) -> Row:
         """Returns {id, status, parked}: parked is true when the row was running."""
