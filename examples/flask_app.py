@@ -26,6 +26,7 @@ from flask.typing import ResponseReturnValue
 from pq import PQ, ResultTimeoutError, TaskFailedError, TaskHandle, TaskNotFoundError
 from pq.contrib.flask import FlaskPQ, get_queue
 
+# --8<-- [start:app]
 QUEUE = "example-flask"  # its own queue, so a shared database's other tasks are left alone
 
 queue = PQ()
@@ -64,6 +65,9 @@ def create_app() -> Flask:
         return jsonify(status="completed", value=value)
 
     return app
+
+
+# --8<-- [end:app]
 
 
 # -- the self-check CI runs -------------------------------------------------------------------

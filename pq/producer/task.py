@@ -22,6 +22,7 @@ from pq.retry import Backoff, coerce_backoff, coerce_retry_on
 from pq.settings import parse_size
 
 if TYPE_CHECKING:
+    from pq.canvas import Signature
     from pq.producer.facade import Producer
 
 P = ParamSpec("P")
@@ -168,6 +169,19 @@ class TaskFunction(Generic[P, R]):
 
     def delay(self, *args: P.args, **kwargs: P.kwargs) -> TaskHandle:
         return self.apply_async(args, kwargs)
+
+    def s(self, *args: Any, **kwargs: Any) -> Signature:
+        """A signature of this call for chain/group/chord (pq.canvas); the previous step's
+        result is put before `args` when it runs in a chain."""
+        from pq.canvas import Signature
+
+        return Signature(self, args, kwargs)
+
+    def si(self, *args: Any, **kwargs: Any) -> Signature:
+        """An immutable signature: in a chain it ignores the previous step's result."""
+        from pq.canvas import Signature
+
+        return Signature(self, args, kwargs, immutable=True)
 
     async def adelay(self, *args: P.args, **kwargs: P.kwargs) -> TaskHandle:
         """`delay()` for `async def` code: the insert runs in a worker thread, off the loop."""

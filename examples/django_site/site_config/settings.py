@@ -38,9 +38,11 @@ TEMPLATES = [
     }
 ]
 
+# --8<-- [start:pq]
 # PQ_DATABASE_URL, else pq's embedded development Postgres (started on first use).
 DATABASES = {"default": database_settings(os.environ.get("PQ_DATABASE_URL"))}
 USE_TZ = True
 
 # pq: the default database alias; `manage.py pq worker` takes the shop queue by default.
 PQ = {"queues": ["shop"]}
+# --8<-- [end:pq]
