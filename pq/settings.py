@@ -51,14 +51,17 @@ def validate_schema_name(schema: str) -> str:
 class Settings:
     """Connection and pool settings of one PQ instance."""
 
-    database_url: str | None = None  # resolved by pq.embedded.resolve_database_url
+    # Secrets stay out of repr(), which ends up in logs and tracebacks.
+    database_url: str | None = field(default=None, repr=False)  # see embedded.resolve_database_url
     schema: str = field(default_factory=lambda: os.environ.get("PQ_SCHEMA", "public"))
     pool_min_size: int = field(default_factory=lambda: _env_int("PQ_POOL_MIN_SIZE", 1))
     pool_max_size: int = field(default_factory=lambda: _env_int("PQ_POOL_MAX_SIZE", 10))
     allow_pickle: bool = field(
         default_factory=lambda: os.environ.get("PQ_ALLOW_PICKLE", "1") not in ("0", "false", "no")
     )
-    secret_key: str | None = field(default_factory=lambda: os.environ.get("PQ_SECRET_KEY"))
+    secret_key: str | None = field(
+        default_factory=lambda: os.environ.get("PQ_SECRET_KEY"), repr=False
+    )
 
     def __post_init__(self) -> None:
         validate_schema_name(self.schema)

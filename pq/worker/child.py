@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from pq.models import OutcomeKind, Task
 from pq.retry import Retry
 from pq.serialization import restore_arguments
+from pq.store.redact import redact
 from pq.worker.limits import Limits
 
 if TYPE_CHECKING:
@@ -38,6 +39,8 @@ def run_child(
     try:
         _become_independent()
         report = _execute(runtime, row, hooks, limits)
+        if isinstance(report.get("error"), str):  # read by anyone who can read the row
+            report["error"] = redact(report["error"], runtime.database_url())
         try:
             payload = json.dumps(report).encode()
         except (TypeError, ValueError) as exc:
