@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
 from pq import PQ
 
 
@@ -20,3 +23,12 @@ def raise_with_text(text: str) -> None:
 
 def noop() -> None:
     return None
+
+
+def hold_until_released(marker: str, release: str) -> str:
+    """Says it runs (creates `marker`), then waits for the test to create `release`."""
+    Path(marker).touch()
+    deadline = time.monotonic() + 60
+    while not Path(release).exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return "released"
