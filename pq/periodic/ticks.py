@@ -170,8 +170,9 @@ class Scheduler:
             spec = spec_of(row)
         except PQError as exc:
             return self._orphan(ex, row, f"its stored schedule is invalid: {exc}")
-        if not self._code_exists(row["name"]):
-            return self._orphan(ex, row, "its function can no longer be imported")
+        refusal = self._code_refusal(row["name"])
+        if refusal is not None:
+            return self._orphan(ex, row, refusal)
         slot: datetime = row["next_run"]
         next_run = spec.advance(slot, now)
         limit = row["max_concurrent"]
@@ -202,14 +203,15 @@ class Scheduler:
         self.queries.periodic_mark_orphaned(ex, row["id"])
         return 0
 
-    def _code_exists(self, name: str) -> bool:
-        """Whether the worker can import the schedule's function (cached once it could)."""
+    def _code_refusal(self, name: str) -> str | None:
+        """Why the worker cannot run the schedule's function (None: it can; cached then).
+        The registry decides, so a row naming code the app does not allow enqueues nothing."""
         if name in self._known_code:
-            return True
+            return None
         try:
             self.runtime.registry.resolve(name)
-        except Exception:  # any import failure means its ticks could only fail
+        except Exception as exc:  # any import failure means its ticks could only fail
             log.debug("cannot resolve %s", name, exc_info=True)
-            return False
+            return f"its function cannot be run ({exc})"
         self._known_code.add(name)
-        return True
+        return None
