@@ -23,6 +23,7 @@ import psycopg
 
 from pq.errors import PQError
 from pq.periodic.spec import PeriodicDefinition, ScheduleSpec, make_spec
+from pq.signing import SIGNATURE
 from pq.store.db import Executor, PsycopgExecutor, Row
 from pq.store.queries import NewTaskRow
 
@@ -48,6 +49,9 @@ def definition_params(
 ) -> dict[str, Any]:
     """The named parameters of periodic_declare.sql / periodic_upsert.sql."""
     args_json, kwargs_json = runtime.codec.encode_arguments(definition.args, definition.kwargs)
+    options = runtime.codec.signed_options(
+        definition.name, args_json, kwargs_json, dict(definition.options)
+    )
     spec = definition.spec
     return {
         "name": definition.name,
@@ -61,7 +65,7 @@ def definition_params(
         "active": definition.active,
         "priority": definition.priority,
         "queue": definition.queue,
-        "options": json.dumps(definition.options),
+        "options": json.dumps(options),
         "first_run": spec.first_run(now),
     }
 
@@ -72,21 +76,25 @@ def insert_tick(runtime: Runtime, ex: Executor, row: Row, *, run_at: datetime | 
     The task carries periodic_id (overlap control counts by it) and, in its options, the
     schedule's key and the slot it was enqueued for (None for a manual run-now).
     """
-    options = dict(row["options"])
+    # A schedule row is a standing order to run its content: with a secret_key it runs only
+    # if the key signed it (a forged row would otherwise have its ticks signed by us).
+    runtime.codec.verify_row(row["name"], row["args"], row["kwargs"], row["options"])
+    options = {k: v for k, v in row["options"].items() if k != SIGNATURE}
     retries = int(options.pop("retries", 0))
     options["periodic"] = {
         "key": row["key"],
         "slot": run_at.isoformat() if run_at is not None else None,
     }
+    args_json, kwargs_json = json.dumps(row["args"]), json.dumps(row["kwargs"])
     return runtime.queries.task_insert(
         ex,
         NewTaskRow(
             name=row["name"],
             queue=row["queue"],
             priority=row["priority"],
-            args=json.dumps(row["args"]),
-            kwargs=json.dumps(row["kwargs"]),
-            options=options,
+            args=args_json,
+            kwargs=kwargs_json,
+            options=runtime.codec.signed_options(row["name"], args_json, kwargs_json, options),
             client_id=None,
             run_at=run_at,
             max_attempts=retries + 1,
@@ -175,6 +183,10 @@ class Scheduler:
             return self._orphan(ex, row, refusal)
         slot: datetime = row["next_run"]
         next_run = spec.advance(slot, now)
+        try:
+            self.runtime.codec.verify_row(row["name"], row["args"], row["kwargs"], row["options"])
+        except PQError as exc:
+            return self._orphan(ex, row, str(exc))
         limit = row["max_concurrent"]
         if limit is not None and self.queries.periodic_count_live(ex, row["id"]) >= limit:
             log.info(

@@ -76,6 +76,8 @@ def _execute(runtime: Runtime, row: dict[str, Any], hooks: Hooks, limits: Limits
         # Before anything of the task's runs, decoding its arguments included.
         limits.apply()
         task = Task.model_validate(row)
+        # Nothing of a row written without the secret_key runs, its function's import included.
+        runtime.codec.verify_row(task.name, row["args"], row["kwargs"], row["options"])
         fn = runtime.registry.resolve(task.name)
         args, kwargs = runtime.codec.decode_arguments(task.args, task.kwargs)
         args, kwargs = restore_arguments(fn, args, kwargs)
