@@ -78,7 +78,7 @@ def test_a_row_written_with_sql_runs_nothing_even_for_a_registered_task(
     "change",
     [
         "args = jsonb_set(args, '{1}', '\"tampered\"')",
-        "kwargs = '{\"text\": \"tampered\"}'::jsonb, args = jsonb_build_array(args->0)",
+        'kwargs = \'{"text": "tampered"}\'::jsonb, args = jsonb_build_array(args->0)',
         "options = options || '{\"max_runtime\": 99}'::jsonb",
         "name = 'taskmods.funcs:fail'",
     ],
