@@ -142,11 +142,22 @@ def worker(
     log_level: Annotated[
         str, typer.Option(metavar="LEVEL", help="DEBUG, INFO, WARNING or ERROR.")
     ] = "INFO",
+    log_format: Annotated[
+        str,
+        typer.Option(
+            metavar="FORMAT",
+            help="text, or json: one object per line (task id, name, attempt, queue, "
+            "outcome, duration, peak RSS); tasks' own output too.",
+        ),
+    ] = "text",
 ) -> None:
     """Run a worker: claim tasks and run each one in its own forked child."""
+    from pq.telemetry.logs import FORMATS
     from pq.worker.loop import Hooks, build_worker_settings
 
-    _configure_logging(log_level)
+    if log_format not in FORMATS:
+        raise typer.BadParameter(f"{log_format!r}: use text or json", param_hint="--log-format")
+    _configure_logging(log_level, log_format)
     with _clear_errors():
         pq_app = load_app(app)
         hooks = Hooks(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+import traceback
 from collections.abc import Callable
 from typing import Any
 
@@ -25,7 +26,23 @@ def _import_module(module_name: str, what: str) -> Any:
                 f"{what}: no module named {module_name!r} (run pq from the directory that "
                 "contains it, or add that directory to PYTHONPATH)"
             ) from exc
-        raise
+        raise ConfigurationError(_import_failure(module_name, exc)) from exc
+    except Exception as exc:
+        # The user's own module failed (a missing setting, a syntax error): one line naming
+        # the module, the error and where it happened, not pages of importlib frames.
+        raise ConfigurationError(_import_failure(module_name, exc)) from exc
+
+
+def _import_failure(module_name: str, exc: BaseException) -> str:
+    where = ""
+    if isinstance(exc, SyntaxError) and exc.filename:
+        where = f" ({exc.filename}:{exc.lineno})"
+    else:
+        frames = traceback.extract_tb(exc.__traceback__)
+        ours = [f for f in frames if "importlib" not in f.filename]
+        if ours:
+            where = f" ({ours[-1].filename}:{ours[-1].lineno})"
+    return f"importing {module_name!r} failed: {type(exc).__name__}: {exc}{where}"
 
 
 def _attribute(module: Any, path: str, what: str) -> Any:

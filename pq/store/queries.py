@@ -297,8 +297,15 @@ class Queries:
     def periodic_list(self, ex: Executor) -> list[Row]:
         return ex.fetch(self.sql("periodic_list"), {})
 
-    def periodic_lock_due(self, ex: Executor, limit: int) -> list[Row]:
-        return ex.fetch(self.sql("periodic_lock_due"), {"limit": limit})
+    def periodic_lock_due(
+        self,
+        ex: Executor,
+        limit: int,
+        queues: list[str] | None = None,
+        priorities: list[int] | None = None,
+    ) -> list[Row]:
+        params = {"limit": limit, "queues": queues, "priorities": priorities}
+        return ex.fetch(self.sql("periodic_lock_due"), params)
 
     def periodic_count_live(self, ex: Executor, periodic_id: int) -> int:
         rows = ex.fetch(self.sql("periodic_count_live"), {"periodic_id": periodic_id})
@@ -312,9 +319,12 @@ class Queries:
             {"id": periodic_id, "next_run": next_run, "last_run": last_run},
         )
 
-    def periodic_next_due(self, ex: Executor) -> float | None:
+    def periodic_next_due(
+        self, ex: Executor, queues: list[str] | None = None, priorities: list[int] | None = None
+    ) -> float | None:
         """Seconds until the next active schedule is due; None when there is none."""
-        seconds = ex.fetch(self.sql("periodic_next_due"), {})[0]["seconds"]
+        params = {"queues": queues, "priorities": priorities}
+        seconds = ex.fetch(self.sql("periodic_next_due"), params)[0]["seconds"]
         return None if seconds is None else float(seconds)
 
     # -- operators (pq/ops: inspection, stats, retry, purge, pause) ---------------------------

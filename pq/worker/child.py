@@ -21,6 +21,7 @@ from pq.models import OutcomeKind, Task
 from pq.retry import Retry
 from pq.serialization import restore_arguments
 from pq.worker.limits import Limits
+from pq.worker.output import tag_standard_streams
 
 if TYPE_CHECKING:
     from pq.runtime import Runtime
@@ -37,6 +38,7 @@ def run_child(
     code = 0
     try:
         _become_independent()
+        tag_standard_streams(int(row["id"]))
         report = _execute(runtime, row, hooks, limits)
         try:
             payload = json.dumps(report).encode()
