@@ -9,6 +9,7 @@ import typer.core
 
 from pq._version import __version__
 from pq.cli import dashboard as dashboard_command
+from pq.cli import metrics as metrics_command
 from pq.cli import ops
 from pq.cli.common import AppArg, clear_errors, configure_logging
 from pq.cli.loader import load_app, load_callable
@@ -31,6 +32,7 @@ periodic_cli = typer.Typer(
 cli.add_typer(periodic_cli, name="periodic")
 ops.register(cli)  # tasks, task, workers, stats, retry, cancel, purge, queue
 dashboard_command.register(cli)  # dashboard
+metrics_command.register(cli)  # metrics
 
 # The names the rest of this module has always used.
 _clear_errors = clear_errors
@@ -150,6 +152,16 @@ def worker(
             "outcome, duration, peak RSS); tasks' own output too.",
         ),
     ] = "text",
+    metrics_port: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option(
+            metavar="PORT",
+            help="Serve this worker's Prometheus metrics on PORT (needs the metrics extra).",
+        ),
+    ] = None,
+    metrics_host: Annotated[
+        str, typer.Option(metavar="HOST", help="Address of the metrics port.")
+    ] = "0.0.0.0",
 ) -> None:
     """Run a worker: claim tasks and run each one in its own forked child."""
     from pq.telemetry.logs import FORMATS
@@ -178,6 +190,8 @@ def worker(
             drain_timeout=drain_timeout,
             lease=lease,
             heartbeat_interval=heartbeat_interval,
+            metrics_port=metrics_port,
+            metrics_host=metrics_host,
         )
         pq_app.run_worker_with(settings, hooks, upgrade_hint=f"pq migrate {app}")
 

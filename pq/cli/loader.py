@@ -34,14 +34,22 @@ def _import_module(module_name: str, what: str) -> Any:
 
 
 def _import_failure(module_name: str, exc: BaseException) -> str:
+    """'importing X failed: Error: text (file:line)', the line being in the app's module
+    when the failure passed through it, else the deepest frame of real source."""
     where = ""
     if isinstance(exc, SyntaxError) and exc.filename:
         where = f" ({exc.filename}:{exc.lineno})"
     else:
-        frames = traceback.extract_tb(exc.__traceback__)
-        ours = [f for f in frames if "importlib" not in f.filename]
-        if ours:
-            where = f" ({ours[-1].filename}:{ours[-1].lineno})"
+        frames = [
+            f
+            for f in traceback.extract_tb(exc.__traceback__)
+            if not f.filename.startswith("<") and "importlib" not in f.filename
+        ]
+        own = module_name.replace(".", os.sep)
+        mine = [f for f in frames if own in f.filename]
+        chosen = (mine or frames)[-1:] if frames else []
+        if chosen:
+            where = f" ({chosen[0].filename}:{chosen[0].lineno})"
     return f"importing {module_name!r} failed: {type(exc).__name__}: {exc}{where}"
 
 

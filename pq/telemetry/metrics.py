@@ -36,7 +36,7 @@ def _prometheus() -> Any:
         import prometheus_client
     except ImportError:
         raise ConfigurationError(
-            f"--metrics-port needs the metrics extra: run `{EXTRA_HINT}`"
+            f"Prometheus metrics need the metrics extra: run `{EXTRA_HINT}`"
         ) from None
     return prometheus_client
 

@@ -49,7 +49,7 @@ def test_start_status_url_stop(tmp_path: Path) -> None:
     assert os.path.isdir(root / "pgdata")  # the data stays for the next start
 
 
-SHOP = '''
+SHOP = """
 from pq import PQ
 
 app = PQ()
@@ -58,7 +58,7 @@ app = PQ()
 @app.task
 def add(a: int, b: int) -> int:
     return a + b
-'''
+"""
 
 
 def run_in(cwd: Path, *command: str) -> subprocess.CompletedProcess[str]:

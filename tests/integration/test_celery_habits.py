@@ -6,7 +6,7 @@ from datetime import datetime
 
 import pytest
 
-from pq import PQ, ConfigurationError, Task, TaskFailedError, TaskStatus
+from pq import PQ, ConfigurationError, Task, TaskDefinitionError, TaskFailedError, TaskStatus
 from taskmods import funcs
 
 
@@ -49,3 +49,26 @@ def test_a_naive_eta_is_named_eta_in_the_error(app: PQ) -> None:
         task.apply_async((1, 2), eta=datetime(2030, 1, 1, 12, 0))
     with pytest.raises(ConfigurationError, match="pass eta or countdown"):
         task.apply_async((1, 2), eta=datetime(2030, 1, 1, 12, 0), countdown=5)
+
+
+def test_enqueue_takes_a_registered_name_and_says_what_to_pass_otherwise(app: PQ) -> None:
+    add = app.task(funcs.add)
+    task_id = app.enqueue("taskmods.funcs:add", 2, 3)
+    assert app.get_task(task_id).name == add.name  # type: ignore[union-attr]
+    with pytest.raises(TaskDefinitionError, match=r"not a registered task name.*pass the task"):
+        app.enqueue("myapp:boom")
+    with pytest.raises(TypeError, match="too many positional"):
+        app.enqueue(funcs.add, 1, 2, 3)
+    with pytest.raises(TypeError, match="missing a required argument"):
+        app.enqueue("taskmods.funcs:add", 1)
+    assert app.pending_count() == 1
+    assert app.run_worker(burst=True) == 1
+    assert app.get_task(task_id).result == 5  # type: ignore[union-attr]
+
+
+def test_check_arguments_false_stores_the_call_unchecked(app: PQ) -> None:
+    loose = app.task(check_arguments=False)(funcs.add)
+    handle = loose.delay(1, 2, 3)
+    app.run_worker(burst=True)
+    with pytest.raises(TaskFailedError, match="TypeError"):
+        handle.get(timeout=5)
