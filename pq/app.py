@@ -234,12 +234,14 @@ class PQ(EnqueueMixin, ReadingMixin, SchedulesMixin, OpsMixin):
         heartbeat_interval: float | None = None,
         poll_only: bool = False,
         metrics_port: int | None = None,
+        child_init: Hook | None = None,
     ) -> int:
         """Runs a worker in this process until it is signalled (or, with burst, runs dry).
 
         Options left as None take their defaults (and PQ_* environment variables) from
         pq.settings.WorkerSettings; `max_memory` takes bytes or a size such as "512MiB".
-        `metrics_port` serves Prometheus metrics (the `metrics` extra; docs/operations.md).
+        `metrics_port` serves Prometheus metrics (the `metrics` extra; docs/operations.md);
+        `child_init()` runs in each child right after the fork (set up tracing there).
         Returns the number of tasks it processed.
         """
         from pq.worker.loop import Hooks, build_worker_settings
@@ -259,7 +261,7 @@ class PQ(EnqueueMixin, ReadingMixin, SchedulesMixin, OpsMixin):
             poll_only=poll_only,
             metrics_port=metrics_port,
         )
-        return self.run_worker_with(settings, Hooks(pre_execute, post_execute))
+        return self.run_worker_with(settings, Hooks(pre_execute, post_execute, child_init))
 
     def run_worker_once(
         self,

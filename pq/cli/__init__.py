@@ -141,6 +141,14 @@ def worker(
         Optional[str],  # noqa: UP045
         typer.Option(metavar="MODULE:FN", help="module:function run in the child after each task."),
     ] = None,
+    child_init: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(
+            metavar="MODULE:FN",
+            help="module:function run in each child right after the fork (e.g. to set up "
+            "OpenTelemetry exporters, whose threads do not survive a fork).",
+        ),
+    ] = None,
     log_level: Annotated[
         str, typer.Option(metavar="LEVEL", help="DEBUG, INFO, WARNING or ERROR.")
     ] = "INFO",
@@ -175,6 +183,7 @@ def worker(
         hooks = Hooks(
             load_callable(pre_execute, "--pre-execute") if pre_execute else None,
             load_callable(post_execute, "--post-execute") if post_execute else None,
+            load_callable(child_init, "--child-init") if child_init else None,
         )
         # A bad value (priority, size, ...) is a ConfigurationError: one line, exit 1.
         settings = build_worker_settings(

@@ -19,6 +19,7 @@ from pq.models import Priority, Task
 from pq.producer.task import TaskFunction, TaskOptions, check_arguments, resolve_run_at
 from pq.registry import Registry, import_by_name, task_name_of
 from pq.store.queries import NewTaskRow
+from pq.telemetry import tracing
 
 if TYPE_CHECKING:
     from pq.producer.facade import Interceptor
@@ -55,13 +56,17 @@ class EnqueueMixin:
         """The row to write for one call: arguments encoded (a bad one fails the call here,
         before anything is written), options as stored."""
         args_json, kwargs_json = self.codec.encode_arguments(args, kwargs)
+        stored = options.row_options()
+        trace = tracing.trace_context()  # the caller's W3C trace context, when it traces
+        if trace is not None:
+            stored["trace"] = trace
         return NewTaskRow(
             name=name,
             queue=options.queue,
             priority=options.priority,
             args=args_json,
             kwargs=kwargs_json,
-            options=options.row_options(),
+            options=stored,
             client_id=client_id,
             run_at=run_at,
             max_attempts=options.retries + 1,
@@ -83,10 +88,14 @@ class EnqueueMixin:
             return self.interceptor.insert(
                 name, args, kwargs, options, run_at=run_at, client_id=client_id
             )
-        row = self.new_row(name, args, kwargs, options, run_at=run_at, client_id=client_id)
         try:
-            with self.executor(connection) as ex:
-                return self.queries.task_insert(ex, row)
+            with tracing.enqueue_span(name, options.queue) as span:
+                row = self.new_row(name, args, kwargs, options, run_at=run_at, client_id=client_id)
+                with self.executor(connection) as ex:
+                    task_id = self.queries.task_insert(ex, row)
+                if span is not None:
+                    span.set_attribute("pq.task.id", task_id)
+                return task_id
         except Exception as exc:
             # psycopg 3 says sqlstate, psycopg2 (a caller's connection) says pgcode.
             code = getattr(exc, "sqlstate", None) or getattr(exc, "pgcode", None)

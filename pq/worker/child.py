@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from pq.models import OutcomeKind, Task
 from pq.retry import Retry
 from pq.serialization import restore_arguments
+from pq.telemetry import tracing
 from pq.worker.limits import Limits
 from pq.worker.output import tag_standard_streams
 
@@ -39,16 +40,34 @@ def run_child(
     try:
         _become_independent()
         tag_standard_streams(int(row["id"]))
-        report = _execute(runtime, row, hooks, limits)
+        report = _child_init(hooks)  # e.g. tracing exporters: set up after the fork
+        if report is None:
+            with tracing.consumer_span(row) as span:
+                report = _execute(runtime, row, hooks, limits)
+                tracing.end_consumer(span, report)
         try:
             payload = json.dumps(report).encode()
         except (TypeError, ValueError) as exc:
             payload = json.dumps(_failure(OutcomeKind.EXCEPTION, exc)).encode()
         _write_all(write_fd, payload)
+        tracing.flush()  # after the report: a slow exporter does not delay the record
     except BaseException:  # nothing may escape: the stack above us is the parent's loop
         code = EXIT_REPORT_FAILED
     _flush_standard_streams()
     os._exit(code)
+
+
+def _child_init(hooks: Hooks) -> dict[str, Any] | None:
+    """Runs the child_init hook; a failure is the attempt's report (the task does not run)."""
+    if hooks.child_init is None:
+        return None
+    try:
+        _call(hooks.child_init)
+    except BaseException as exc:
+        report = _failure(OutcomeKind.EXCEPTION, exc)
+        report["error"] = "child_init hook failed, the task did not run:\n" + report["error"]
+        return report
+    return None
 
 
 def _flush_standard_streams() -> None:

@@ -28,10 +28,12 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Hooks:
-    """Run in the child around each task: pre_execute(task), post_execute(task, error)."""
+    """Run in the child around each task: pre_execute(task), post_execute(task, error);
+    child_init() first of all, right after the fork (set up tracing exporters there)."""
 
     pre_execute: Callable[..., Any] | None = None
     post_execute: Callable[..., Any] | None = None
+    child_init: Callable[..., Any] | None = None
 
 
 class WorkerState:

@@ -78,7 +78,8 @@ def test_the_database_is_found_above_the_current_directory_and_by_the_apps_locat
     (project / "shop.py").write_text(SHOP)
     enqueue = [sys.executable, "-c", "from shop import add; print(add.delay(1, 2).id)"]
     try:
-        assert run_in(project, PQ_COMMAND, "db", "start").returncode == 0
+        started = run_in(project, PQ_COMMAND, "db", "start")
+        assert started.returncode == 0, started.stderr
         status = run_in(project / "sub" / "deeper", PQ_COMMAND, "db", "status")
         assert status.returncode == 0 and str(project / ".pq" / "pgdata") in status.stdout
 
