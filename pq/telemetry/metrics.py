@@ -23,7 +23,7 @@ from typing import Any
 from pq.errors import ConfigurationError
 
 CLIENT_TIMEOUT = 1.0  # seconds a scraper gets to send its request and read the page
-EXTRA_HINT = "pip install 'python-pq[metrics]'"
+EXTRA_HINT = "pip install -e '.[metrics]'"  # 'pq-tasks[metrics]' once released
 
 # seconds: from a millisecond task to the longest batch jobs
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600)
