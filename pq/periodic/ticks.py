@@ -158,7 +158,7 @@ class Scheduler:
             if locked < BATCH:
                 break
         seconds = self.queries.periodic_next_due(
-            PsycopgExecutor(conn), self.queues, self.priorities
+            PsycopgExecutor(conn), queues=self.queues, priorities=self.priorities
         )
         wait = MAX_SLEEP if seconds is None else min(MAX_SLEEP, max(seconds, 0.0))
         self.next_check = time.monotonic() + wait + LATE_MARGIN
@@ -170,7 +170,9 @@ class Scheduler:
         # One transaction for the batch: the row locks, the inserted tasks and the advanced
         # next_run values commit together, or (on any error) none of them do.
         with conn.transaction():
-            rows = self.queries.periodic_lock_due(ex, BATCH, self.queues, self.priorities)
+            rows = self.queries.periodic_lock_due(
+                ex, BATCH, queues=self.queues, priorities=self.priorities
+            )
             for row in rows:
                 enqueued += self._tick(ex, row)
         return enqueued, len(rows)
