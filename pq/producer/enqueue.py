@@ -67,7 +67,7 @@ class EnqueueMixin:
             priority=options.priority,
             args=args_json,
             kwargs=kwargs_json,
-            options=stored,
+            options=self.codec.signed_options(name, args_json, kwargs_json, stored),
             client_id=client_id,
             run_at=run_at,
             max_attempts=options.retries + 1,

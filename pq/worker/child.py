@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from pq.models import OutcomeKind, Task
 from pq.retry import Retry
 from pq.serialization import restore_arguments
+from pq.store.redact import redact
 from pq.telemetry import tracing
 from pq.worker.limits import Limits
 from pq.worker.output import tag_standard_streams
@@ -43,8 +44,10 @@ def run_child(
         report = _child_init(hooks)  # e.g. tracing exporters: set up after the fork
         if report is None:
             with tracing.consumer_span(row) as span:
-                report = _execute(runtime, row, hooks, limits)
+                report = _redacted(_execute(runtime, row, hooks, limits), runtime)
                 tracing.end_consumer(span, report)
+        else:
+            report = _redacted(report, runtime)
         try:
             payload = json.dumps(report).encode()
         except (TypeError, ValueError) as exc:
@@ -55,6 +58,12 @@ def run_child(
         code = EXIT_REPORT_FAILED
     _flush_standard_streams()
     os._exit(code)
+
+
+def _redacted(report: dict[str, Any], runtime: Runtime) -> dict[str, Any]:
+    if isinstance(report.get("error"), str):  # read by anyone who can read the row or span
+        report["error"] = redact(report["error"], runtime.database_url())
+    return report
 
 
 def _child_init(hooks: Hooks) -> dict[str, Any] | None:
@@ -94,6 +103,8 @@ def _execute(runtime: Runtime, row: dict[str, Any], hooks: Hooks, limits: Limits
         # Before anything of the task's runs, decoding its arguments included.
         limits.apply()
         task = Task.model_validate(row)
+        # Nothing of a row written without the secret_key runs, its function's import included.
+        runtime.codec.verify_row(task.name, row["args"], row["kwargs"], row["options"])
         fn = runtime.registry.resolve(task.name)
         args, kwargs = runtime.codec.decode_arguments(task.args, task.kwargs)
         args, kwargs = restore_arguments(fn, args, kwargs)
