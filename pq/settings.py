@@ -143,6 +143,8 @@ class WorkerSettings:
         default_factory=lambda: os.environ.get("PQ_LISTEN_URL") or None, repr=False
     )
     burst: bool = False  # exit once nothing is left to run
+    metrics_port: int | None = None  # serve Prometheus metrics on this port (metrics extra)
+    metrics_host: str = "0.0.0.0"  # the address the metrics port listens on
 
     @property
     def priority_list(self) -> list[int] | None:
