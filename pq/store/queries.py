@@ -50,6 +50,10 @@ class NewTaskRow:
     run_at: datetime | None  # None: now
     max_attempts: int
     periodic_id: int | None = None
+    # flow control (docs/workflows.md): a row with either key is written 'waiting'
+    rate_key: str | None = None
+    concurrency_key: str | None = None
+    concurrency_limit: int | None = None
 
     def params(self, channel: str) -> dict[str, Any]:
         values = asdict(self)

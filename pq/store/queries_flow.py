@@ -47,3 +47,32 @@ class FlowQueries:
 
     def flow_workflow_tasks(self, ex: Executor, workflow_id: int) -> list[Row]:
         return ex.fetch(self.sql("flow_workflow_tasks"), {"workflow_id": workflow_id})
+
+    # -- flow control: the flow claim (pq/worker/flow.py runs these in one transaction) ------
+    def flow_waiting_keys(
+        self, ex: Executor, queues: list[str], priorities: list[int] | None, limit: int
+    ) -> list[Row]:
+        """Groups of due waiting rows: {rate_key, concurrency_key, rate_count, rate_seconds,
+        concurrency_limit}, best first."""
+        return ex.fetch(
+            self.sql("flow_waiting_keys"),
+            {"queues": queues, "priorities": priorities, "limit": limit},
+        )
+
+    def flow_rate_lock(self, ex: Executor, key: str, seconds: float) -> Row:
+        """Locks a rate bucket: {used, oldest, now} of its current window."""
+        return ex.fetch(self.sql("flow_rate_lock"), {"key": key, "seconds": seconds})[0]
+
+    def flow_rate_record(self, ex: Executor, key: str, n: int, at: datetime) -> None:
+        ex.fetch(self.sql("flow_rate_record"), {"key": key, "n": n, "at": at})
+
+    def flow_key_lock(self, ex: Executor, key: str) -> None:
+        ex.fetch(self.sql("flow_key_lock"), {"key": key})
+
+    def flow_key_running(self, ex: Executor, key: str) -> tuple[int, datetime]:
+        row = ex.fetch(self.sql("flow_key_running"), {"key": key})[0]
+        return int(row["n"]), row["now"]
+
+    def flow_claim(self, ex: Executor, params: dict[str, Any]) -> list[Row]:
+        """Claims waiting rows of one group; `params` as in flow_claim.sql."""
+        return ex.fetch(self.sql("flow_claim"), params)

@@ -9,9 +9,7 @@ This module is the loop; its duties live in the mixins below `Worker` (see pq/wo
 
 from __future__ import annotations
 
-import gc
 import logging
-import sys
 import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -23,10 +21,10 @@ from pq.settings import WorkerSettings, build_worker_settings
 from pq.store.db import PsycopgExecutor, connect
 from pq.store.migrate import check_schema_current
 from pq.worker.attempt import Child
+from pq.worker.flow import FlowControl
 from pq.worker.link import WORKER_CONNECTION_OPTIONS, DatabaseLink
 from pq.worker.outcome import KillReason
 from pq.worker.state import Hooks
-from pq.worker.upkeep import Upkeep
 from pq.worker.wakeup import SignalPipe, Waiter
 
 if TYPE_CHECKING:
@@ -49,7 +47,7 @@ def run(
     return Worker(runtime, settings, hooks, max_tasks=max_tasks, upgrade_hint=upgrade_hint).run()
 
 
-class Worker(Upkeep):
+class Worker(FlowControl):
     def __init__(
         self,
         runtime: Runtime,
@@ -146,6 +144,7 @@ class Worker(Upkeep):
             self._refresh_pauses()
             self._rescue_if_due()
             self._run_due_ticks()
+            self._flow_claim_if_due()  # rate-limited and key-limited tasks (pq/worker/flow.py)
             if self._may_claim():
                 self._claim_and_fork()  # also records the attempts that ended: one commit
                 continue  # re-check before sleeping: an empty claim may have ended a burst
@@ -164,7 +163,13 @@ class Worker(Upkeep):
             return True
         if self.max_tasks is not None and self.processed >= self.max_tasks:
             return True
-        return self.settings.burst and not self.maybe_work and not self._awaiting_retries()
+        return (
+            self.settings.burst
+            and not self.maybe_work
+            and not self.flow_due
+            and not self.flow_waiting
+            and not self._awaiting_retries()
+        )
 
     def _free_slots(self) -> int:
         free = self.settings.concurrency - len(self.children)
@@ -199,22 +204,13 @@ class Worker(Upkeep):
         self._recorded(changed)
         self.next_poll = time.monotonic() + self.settings.poll_interval
         self.maybe_work = len(rows) == limit  # a full batch: there may be more waiting
-        if rows:
-            # Objects that exist now are never collected by the children, so a child's GC
-            # does not touch (and copy) pages it shares with the parent.
-            gc.freeze()
-            # Flush now so the children do not inherit (and print again) buffered output.
-            sys.stdout.flush()
-            sys.stderr.flush()
-            for row in rows:
-                self.awaited_retries.pop(row["id"], None)
-                self.due_retries.pop(row["id"], None)
-                self._fork(row)
+        self._fork_claimed(rows)
 
     def _sleep(self) -> None:
         now = time.monotonic()
         wake_at = [self.next_poll, self.next_heartbeat, self.scheduler.next_check]
         wake_at += self.awaited_retries.values()
+        wake_at += self._flow_wake_at()
         wake_at += [c.deadline for c in self.children.values() if c.deadline and not c.killed_for]
         if self.stopping:
             wake_at.append(self.stop_deadline)
@@ -233,6 +229,8 @@ class Worker(Upkeep):
             kind, _, value = payload.partition(":")
             if kind == "t" and value in self.settings.queues:
                 self.maybe_work = True
+            elif kind == "w" and value in self.settings.queues:  # waiting work (flow.py)
+                self.flow_due = True
             elif kind == "c":
                 self._cancel_running(int(value))
             elif kind == "p":  # a schedule was created or resumed: look at it now

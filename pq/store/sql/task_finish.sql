@@ -15,7 +15,8 @@
 --   adds its result to its pq_chords row, and the completion that makes the set whole
 --   enqueues the callback (fired is set under the row's lock: once, whatever the races).
 --   Both happen in this statement, so a link is written if and only if its step's end is.
--- Flow control: a retry of a rate-limited or key-limited row goes back to 'waiting'.
+-- Flow control: a retry of a rate-limited or key-limited row goes back to 'waiting'; the
+--   end of a key-limited row sends 'w:<queue>' (the next task of its key may start).
 -- Returns one row per changed task (kind 'done') and per new workflow row (kind 'new').
 -- Locks: the updated rows, by primary key; the chord rows of completed members.
 WITH finished AS (
@@ -62,7 +63,8 @@ WHERE t.id = f.id
   AND t.attempts = f.attempt
   AND t.worker_id = f.worker_id
   AND t.status = 'running'
-RETURNING t.id, t.status, t.queue, t.run_at, t.result, t.workflow_id, t.workflow_step, t.flow
+RETURNING t.id, t.status, t.queue, t.run_at, t.result, t.workflow_id, t.workflow_step, t.flow,
+          t.concurrency_key
 ),
 members AS (
     SELECT (d.flow->>'chord')::bigint AS chord_id,
@@ -117,8 +119,10 @@ inserted AS (
 SELECT 'done' AS kind, d.id, d.status,
        pg_notify(%(channel_done)s, d.id::text || ':' || d.status)::text AS notified_done,
        CASE WHEN d.status IN ('pending', 'waiting') AND d.run_at <= now()
-            THEN pg_notify(%(channel)s, CASE d.status WHEN 'waiting' THEN 'w:' ELSE 't:' END || d.queue)::text END
-            AS notified_due
+            THEN pg_notify(%(channel)s, CASE d.status WHEN 'waiting' THEN 'w:' ELSE 't:' END || d.queue)::text
+            -- a key-limited task ended: the next one of its key may start now
+            WHEN d.concurrency_key IS NOT NULL THEN pg_notify(%(channel)s, 'w:' || d.queue)::text
+       END AS notified_due
 FROM done AS d
 UNION ALL
 SELECT 'new', i.id, i.status, NULL,
