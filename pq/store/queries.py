@@ -18,7 +18,7 @@ from typing import Any
 
 from psycopg.rows import dict_row
 
-from pq.store.db import Executor, PsycopgExecutor, Row
+from pq.store.db import AsyncExecutor, Executor, PsycopgExecutor, Row
 from pq.store.queries_flow import FlowQueries
 
 
@@ -184,14 +184,12 @@ class Queries(FlowQueries):
 
     def task_finish(self, ex: Executor, finished: list[dict[str, Any]]) -> dict[int, str]:
         """Records finished attempts; returns {id: new status} of the rows that changed (the
-        fence held). 'pending' means a retry or a promoted upsert version. The rows that
-        workflow links inserted (a chain's next step, a chord's callback) are in it too, as
-        'pending' or 'waiting', so a worker knows there is new work."""
+        fence held). 'pending' means a retry or a promoted upsert version; rows inserted by
+        workflow links (next chain step, chord callback) are in it too: new work."""
         return self._changed(ex.fetch(self.sql("task_finish"), self._finish_params(finished)))
 
     @staticmethod
-    def _changed(rows: list[Row]) -> dict[int, str]:
-        # kind 'done': a recorded row; 'new': a row a workflow link inserted
+    def _changed(rows: list[Row]) -> dict[int, str]:  # kinds 'done' and 'new' (a link's row)
         return {int(r["id"]): str(r["status"]) for r in rows}
 
     def _finish_params(self, finished: list[dict[str, Any]]) -> dict[str, Any]:
@@ -230,6 +228,14 @@ class Queries(FlowQueries):
 
     def listen(self, ex: Executor, channel: str) -> None:
         ex.fetch(self.sql("channel_listen").replace("{channel}", f'"{channel}"'), {})
+
+    # -- the same reads from an event loop (TaskHandle.aresult) ------------------------------
+    async def task_get_async(self, ex: AsyncExecutor, task_id: int) -> Row | None:
+        rows = await ex.fetch(self.sql("task_get"), {"id": task_id})
+        return rows[0] if rows else None
+
+    async def listen_async(self, ex: AsyncExecutor, channel: str) -> None:
+        await ex.fetch(self.sql("channel_listen").replace("{channel}", f'"{channel}"'), {})
 
     # -- workers -----------------------------------------------------------------------------
     def worker_register(
