@@ -62,7 +62,12 @@ def insert_many(
             ex,
             _rows(ids, encoded, name=name, options=options, options_json=options_json, run_at=when),
         )
-        if when <= now:
+        flow = options.flow_columns(name)
+        if flow["rate_key"] or flow["concurrency_key"]:  # flow control holds them back
+            app.queries.flow_hold(ex, ids, flow)
+            if when <= now:
+                app.queries.flow_notify(ex, [f"w:{options.queue}"])
+        elif when <= now:
             app.queries.task_notify_queues(ex, [options.queue])
     return ids
 

@@ -18,8 +18,8 @@ from pq.errors import (
     TaskNotFoundError,
 )
 from pq.models import OutcomeKind, Priority, Task, TaskStatus, coerce_priority
-from pq.retry import Backoff, coerce_backoff, coerce_retry_on
 from pq.producer.rates import parse_rate
+from pq.retry import Backoff, coerce_backoff, coerce_retry_on
 from pq.settings import parse_size
 
 if TYPE_CHECKING:

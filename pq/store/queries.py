@@ -50,7 +50,6 @@ class NewTaskRow:
     run_at: datetime | None  # None: now
     max_attempts: int
     periodic_id: int | None = None
-    # flow control (docs/workflows.md): a row with either key is written 'waiting'
     rate_key: str | None = None
     concurrency_key: str | None = None
     concurrency_limit: int | None = None
@@ -187,10 +186,6 @@ class Queries(FlowQueries):
         fence held). 'pending' means a retry or a promoted upsert version; rows inserted by
         workflow links (next chain step, chord callback) are in it too: new work."""
         return self._changed(ex.fetch(self.sql("task_finish"), self._finish_params(finished)))
-
-    @staticmethod
-    def _changed(rows: list[Row]) -> dict[int, str]:  # kinds 'done' and 'new' (a link's row)
-        return {int(r["id"]): str(r["status"]) for r in rows}
 
     def _finish_params(self, finished: list[dict[str, Any]]) -> dict[str, Any]:
         return {

@@ -25,6 +25,12 @@ class FlowQueries:
 
         def sql(self, name: str) -> str: ...
 
+    @staticmethod
+    def _changed(rows: list[Row]) -> dict[int, str]:
+        """{id: status} of what task_finish.sql returned: the recorded rows (kind 'done') and
+        the rows its workflow links inserted (kind 'new')."""
+        return {int(r["id"]): str(r["status"]) for r in rows}
+
     def flow_reserve(self, ex: Executor, n: int) -> tuple[int, list[int], datetime]:
         """A new workflow id, n new task ids in order, and the database's clock."""
         row = ex.fetch(self.sql("flow_reserve"), {"n": n})[0]
@@ -76,3 +82,8 @@ class FlowQueries:
     def flow_claim(self, ex: Executor, params: dict[str, Any]) -> list[Row]:
         """Claims waiting rows of one group; `params` as in flow_claim.sql."""
         return ex.fetch(self.sql("flow_claim"), params)
+
+    def flow_hold(self, ex: Executor, ids: list[int], columns: dict[str, Any]) -> None:
+        """Makes rows a bulk COPY just wrote 'waiting' (columns: rate_key, concurrency_key,
+        concurrency_limit)."""
+        ex.fetch(self.sql("flow_hold"), {"ids": ids, **columns})
