@@ -22,8 +22,22 @@ class FlowQueries:
 
     if TYPE_CHECKING:
         channel: str
+        channel_done: str
 
         def sql(self, name: str) -> str: ...
+
+    def _finish_params(self, finished: list[dict[str, Any]]) -> dict[str, Any]:
+        return {
+            "rows": json.dumps(finished, default=str),
+            "channel_done": self.channel_done,
+            "channel": self.channel,
+        }
+
+    @staticmethod
+    def _finish_statement(finished: list[dict[str, Any]]) -> str:
+        """task_finish, or flow_finish (the same plus workflow links) when a record is of a
+        row whose completion enqueues something (its `flow` flag, from the claimed row)."""
+        return "flow_finish" if any(r.get("flow") for r in finished) else "task_finish"
 
     @staticmethod
     def _changed(rows: list[Row]) -> dict[int, str]:

@@ -107,7 +107,10 @@ class FlowControl(Upkeep):
 
     def _flow_claim_if_due(self) -> None:
         free = self._free_slots()  # type: ignore[attr-defined]
-        if self.stopping or free <= 0 or not self.link.up or not self.queues:
+        if not self.queues:  # every queue of this worker is paused: nothing to look for
+            self.flow_due = self.flow_waiting = False
+            return
+        if self.stopping or free <= 0 or not self.link.up:
             return
         now = time.monotonic()
         if not self.flow_due and now < self.next_flow:
