@@ -8,9 +8,9 @@ Serve it yourself, from this directory (two terminals):
     curl -X POST 'localhost:8000/squares?n=12'          # -> {"task_id": 1}
     curl 'localhost:8000/squares/1?wait=10'              # -> {"status": "completed", "value": 506}
 
-Or run `python examples/fastapi_app.py`: it starts both as subprocesses, drives the API with
-httpx, checks every answer, stops both and exits 0 (CI runs it so). With no PQ_DATABASE_URL,
-pq uses its embedded development Postgres.
+Or run `python examples/fastapi_app.py` (with httpx installed): it starts both as
+subprocesses, drives the API with httpx, checks every answer, stops both and exits 0 (CI runs
+it so). With no PQ_DATABASE_URL, pq uses its embedded development Postgres.
 """
 
 from __future__ import annotations
@@ -22,13 +22,16 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import httpx
 from fastapi import FastAPI, HTTPException
 from fastapi.responses import JSONResponse
 
 from pq import PQ, ResultTimeoutError, TaskFailedError, TaskHandle, TaskNotFoundError
 from pq.contrib.fastapi import pq_lifespan
+
+if TYPE_CHECKING:
+    import httpx
 
 # --8<-- [start:app]
 QUEUE = "example-fastapi"  # its own queue, so a shared database's other tasks are left alone
@@ -117,6 +120,8 @@ def start_processes() -> tuple[list[subprocess.Popen[bytes]], str]:
 
 
 async def wait_for_server(client: httpx.AsyncClient) -> None:
+    import httpx
+
     for _ in range(300):
         try:
             if (await client.get("/health")).status_code == 200:
@@ -128,6 +133,8 @@ async def wait_for_server(client: httpx.AsyncClient) -> None:
 
 
 async def drive(base_url: str) -> None:
+    import httpx  # the self-check's client (pip install httpx); serving needs only the app
+
     async with httpx.AsyncClient(base_url=base_url, timeout=60) as client:
         await wait_for_server(client)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
 import weakref
 from collections.abc import Callable, Iterable, Iterator
@@ -20,7 +21,7 @@ from pq.periodic.api import SchedulesMixin
 from pq.producer.enqueue import EnqueueMixin
 from pq.producer.reading import ReadingMixin
 from pq.producer.task import TaskDecorator, TaskFunction, TaskOptions
-from pq.registry import Registry, task_name_of
+from pq.registry import Registry, default_include, task_name_of
 from pq.retry import Backoff
 from pq.runtime import Runtime
 from pq.serialization import Codec
@@ -59,6 +60,17 @@ def _forget_pools_in_child() -> None:
 os.register_at_fork(after_in_child=_forget_pools_in_child)
 
 
+def _creating_module() -> str | None:
+    """The module whose code called PQ(...) (past pq's own frames and subclasses' __init__)."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        module = frame.f_globals.get("__name__")
+        if module != __name__ and frame.f_code.co_name != "__init__":
+            return module if isinstance(module, str) else None
+        frame = frame.f_back  # type: ignore[assignment]
+    return None
+
+
 class PQ(EnqueueMixin, ReadingMixin, SchedulesMixin, OpsMixin):
     """A task queue on one Postgres database (and schema)."""
 
@@ -71,7 +83,10 @@ class PQ(EnqueueMixin, ReadingMixin, SchedulesMixin, OpsMixin):
         pool_max_size: int | None = None,
         allow_pickle: bool | None = None,
         secret_key: str | None = None,
+        include: Iterable[str] | None = None,
     ) -> None:
+        """`include`: the modules or packages (besides the registered tasks) whose functions
+        a worker may run; default: the top-level package of the module creating the app."""
         given: dict[str, Any] = {
             "database_url": database_url,
             "schema": schema,
@@ -79,11 +94,16 @@ class PQ(EnqueueMixin, ReadingMixin, SchedulesMixin, OpsMixin):
             "pool_max_size": pool_max_size,
             "allow_pickle": allow_pickle,
             "secret_key": secret_key,
+            "include": None if include is None else tuple(include),
         }
         self.settings = Settings(**{k: v for k, v in given.items() if v is not None})
         self.queries = Queries(self.settings.schema)
         self.codec = Codec(self.settings.allow_pickle, self.settings.secret_key)
-        self.registry = Registry()
+        self.registry = Registry(
+            self.settings.include
+            if self.settings.include is not None
+            else default_include(_creating_module())
+        )
         # What the worker gets of this app: never the facade, so never the producer pool.
         self.runtime = Runtime(self.registry, self.codec, self.queries, lambda: self.database_url)
         self._url: str | None = None

@@ -3,9 +3,8 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
-
-import click
 
 GROUPS = {"periodic", "queue"}  # `pq periodic list APP ...`: APP after the subcommand
 NO_APP = {"db", "--help", "-h", "--version"}
@@ -27,23 +26,20 @@ def with_app(argv: Sequence[str], app_spec: str, default_queues: Sequence[str] =
 
 
 def run_pq(args: Sequence[str], prog_name: str) -> int:
-    """Runs `pq ARGS` in this process; returns its exit status. Usage errors are printed
-    (as `pq` prints them) and give status 2."""
+    """Runs `pq ARGS` in this process; returns its exit status. Errors are printed as `pq`
+    prints them (usage errors give status 2, pq's own errors status 1)."""
     import typer.main
 
     from pq.cli import cli
 
     command = typer.main.get_command(cli)
     try:
-        # Outside standalone mode click returns the status of an Exit (typer.Exit(1) when a
-        # command fails) instead of raising it; the commands themselves return None.
-        status = command.main(args=list(args), prog_name=prog_name, standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        return int(exc.exit_code or 0)
-    except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
-    except click.exceptions.Abort:
-        click.echo("Aborted!", err=True)
+        # Standalone mode prints usage errors and aborts as the `pq` command does, whatever
+        # click Typer is built on, and always ends in SystemExit with the status.
+        command.main(args=list(args), prog_name=prog_name, standalone_mode=True)
+    except SystemExit as exc:
+        if exc.code is None or isinstance(exc.code, int):
+            return exc.code or 0
+        print(exc.code, file=sys.stderr)
         return 1
-    return status if isinstance(status, int) else 0
+    return 0

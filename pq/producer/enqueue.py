@@ -56,7 +56,7 @@ class EnqueueMixin:
             priority=options.priority,
             args=args_json,
             kwargs=kwargs_json,
-            options=options.row_options(),
+            options=self.codec.signed_options(name, args_json, kwargs_json, options.row_options()),
             client_id=client_id,
             run_at=run_at,
             max_attempts=options.retries + 1,

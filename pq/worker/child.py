@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from pq.models import OutcomeKind, Task
 from pq.retry import Retry
 from pq.serialization import restore_arguments
+from pq.store.redact import redact
 from pq.worker.limits import Limits
 
 if TYPE_CHECKING:
@@ -38,6 +39,8 @@ def run_child(
     try:
         _become_independent()
         report = _execute(runtime, row, hooks, limits)
+        if isinstance(report.get("error"), str):  # read by anyone who can read the row
+            report["error"] = redact(report["error"], runtime.database_url())
         try:
             payload = json.dumps(report).encode()
         except (TypeError, ValueError) as exc:
@@ -73,6 +76,8 @@ def _execute(runtime: Runtime, row: dict[str, Any], hooks: Hooks, limits: Limits
         # Before anything of the task's runs, decoding its arguments included.
         limits.apply()
         task = Task.model_validate(row)
+        # Nothing of a row written without the secret_key runs, its function's import included.
+        runtime.codec.verify_row(task.name, row["args"], row["kwargs"], row["options"])
         fn = runtime.registry.resolve(task.name)
         args, kwargs = runtime.codec.decode_arguments(task.args, task.kwargs)
         args, kwargs = restore_arguments(fn, args, kwargs)

@@ -10,6 +10,7 @@ This module is the loop; its duties live in the mixins below `Worker` (see pq/wo
 from __future__ import annotations
 
 import logging
+import re
 import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -31,6 +32,8 @@ if TYPE_CHECKING:
     from pq.runtime import Runtime
 
 log = logging.getLogger("pq.worker")
+
+_TASK_ID = re.compile(r"[0-9]{1,19}")  # a bigint, as 'c:<id>' carries it
 
 __all__ = ["Hooks", "Worker", "build_worker_settings", "run"]  # callers import these from here
 
@@ -225,15 +228,22 @@ class Worker(FlowControl):
                 self._read_report(tag)
 
     def _on_notifications(self) -> None:
+        # Any role that can connect may NOTIFY this channel: a payload is only a hint to look
+        # at the database (which says what is true), and one pq never sends is ignored.
+        cancel_hints: set[int] = set()
         for payload in self.link.drain_notifications():
             kind, _, value = payload.partition(":")
-            if kind == "t" and value in self.settings.queues:
-                self.maybe_work = True
-            elif kind == "w" and value in self.settings.queues:  # waiting work (flow.py)
-                self.flow_due = True
-            elif kind == "c":
-                self._cancel_running(int(value))
-            elif kind == "p":  # a schedule was created or resumed: look at it now
+            if kind == "t":
+                self.maybe_work = self.maybe_work or value in self.settings.queues
+            elif kind == "w":  # waiting work (pq/worker/flow.py)
+                self.flow_due = self.flow_due or value in self.settings.queues
+            elif kind == "c" and _TASK_ID.fullmatch(value):
+                cancel_hints.add(int(value))
+            elif kind == "p" and not value:  # a schedule was created or resumed: look now
                 self.scheduler.next_check = 0.0
-            elif kind == "q" and value in self.settings.queues:  # paused or resumed
-                self.gate.stale = True
+            elif kind == "q":
+                self.gate.stale = self.gate.stale or value in self.settings.queues
+            else:
+                log.debug("ignoring a notification pq does not send: %r", payload[:80])
+        if cancel_hints & {c.row["id"] for c in self.children.values()}:
+            self.link.call("reading cancel requests", self._cancel_requested)

@@ -38,8 +38,13 @@ class Upkeep(Supervision):
             )
         self.gate.stale = True  # the polling fallback for a pause notice we missed
         if self.children:  # the polling fallback for a cancel notice we missed
-            for task_id in self.queries.task_list_cancel_requested(ex, self.worker_id):
-                self._cancel_running(task_id)
+            self._cancel_requested(ex)
+
+    def _cancel_requested(self, ex: PsycopgExecutor) -> None:
+        """Kills the children whose rows carry a cancel request. A 'c:<id>' notice only
+        brings this forward: anyone may send one, only a row update is a request."""
+        for task_id in self.queries.task_list_cancel_requested(ex, self.worker_id):
+            self._cancel_running(task_id)
 
     def _refresh_pauses(self) -> None:
         if self.gate.stale and self.link.up:

@@ -19,6 +19,7 @@ BELOW_THE_APP = (
     "pq.registry",
     "pq.runtime",
     "pq.serialization",
+    "pq.signing",
     "pq.models",
     "pq.errors",
     "pq.settings",

@@ -7,6 +7,8 @@ python manage.py pq tasks --status failed
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -25,15 +27,17 @@ class Command(BaseCommand):  # type: ignore[misc]
 
     def run_from_argv(self, argv: list[str]) -> None:
         # argv: [manage.py, pq, ...]; everything after `pq` belongs to the pq command, options
-        # included, so Django's parser must not see them.
-        self._run(argv[2:], f"{argv[0]} pq")
+        # included, so Django's parser must not see them. pq has printed any error already.
+        status = self._run(argv[2:], f"{os.path.basename(argv[0])} pq")
+        if status:
+            sys.exit(status)
 
     def handle(self, *args: str, **options: Any) -> None:
-        self._run(list(args), "manage.py pq")  # call_command("pq", "migrate")
-
-    def _run(self, argv: list[str], prog_name: str) -> None:
-        from pq.contrib.django import get_app
-
-        status = run_pq(with_app(argv, APP, get_app().django_config.queues), prog_name)
+        status = self._run(list(args), "manage.py pq")  # call_command("pq", "migrate")
         if status:
             raise CommandError(f"pq exited with status {status}", returncode=status)
+
+    def _run(self, argv: list[str], prog_name: str) -> int:
+        from pq.contrib.django import get_app
+
+        return run_pq(with_app(argv, APP, get_app().django_config.queues), prog_name)
