@@ -10,6 +10,7 @@ import threading
 import weakref
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
 
 import psycopg
@@ -111,6 +112,10 @@ class PQ(EnqueueMixin, ReadingMixin, SchedulesMixin, OpsMixin):
         self._pool_lock = threading.Lock()
         # Set by pq.testing (eager / capture modes): takes over every enqueue path.
         self.interceptor: Interceptor | None = None
+        # Where the app is defined: the embedded database is looked for from there first
+        # (see pq.store.embedded.default_root), whatever the current directory.
+        caller = sys._getframe(1).f_globals.get("__file__")
+        self.home = Path(caller).resolve().parent if caller else None
         _instances.add(self)
 
     def __repr__(self) -> str:
@@ -121,7 +126,7 @@ class PQ(EnqueueMixin, ReadingMixin, SchedulesMixin, OpsMixin):
     def database_url(self) -> str:
         """Resolved on first use, so importing an app module never starts a database."""
         if self._url is None:
-            self._url = embedded.resolve_database_url(self.settings.database_url)
+            self._url = embedded.resolve_database_url(self.settings.database_url, self.home)
         return self._url
 
     def _get_pool(self) -> ConnectionPool[Any]:
@@ -180,6 +185,7 @@ class PQ(EnqueueMixin, ReadingMixin, SchedulesMixin, OpsMixin):
         rate_limit: str | None = None,
         concurrency_key: str | None = None,
         max_concurrency_per_key: int | None = None,
+        check_arguments: bool = True,
     ) -> TaskDecorator: ...
 
     def task(
@@ -198,6 +204,7 @@ class PQ(EnqueueMixin, ReadingMixin, SchedulesMixin, OpsMixin):
         rate_limit: str | None = None,
         concurrency_key: str | None = None,
         max_concurrency_per_key: int | None = None,
+        check_arguments: bool = True,
     ) -> TaskFunction[Any, Any] | TaskDecorator:
         """Registers a task. `@app.task` or `@app.task(priority=..., max_runtime=...)`.
 
@@ -206,6 +213,8 @@ class PQ(EnqueueMixin, ReadingMixin, SchedulesMixin, OpsMixin):
         and max_cpu (seconds) limit the child; see docs/reliability.md. rate_limit ('100/m')
         caps starts across all workers; max_concurrency_per_key caps the tasks of one
         concurrency_key (given per call) running at once; see docs/workflows.md.
+        check_arguments=False stores calls without binding them to the signature first
+        (Celery's typing=False).
         """
         # merged() validates and normalises (sizes, outcome names, backoff numbers).
         options = TaskOptions().merged(
@@ -220,6 +229,7 @@ class PQ(EnqueueMixin, ReadingMixin, SchedulesMixin, OpsMixin):
             rate_limit=rate_limit,
             concurrency_key=concurrency_key,
             max_concurrency_per_key=max_concurrency_per_key,
+            check_arguments=check_arguments,
         )
 
         def register(func: Callable[..., Any]) -> TaskFunction[Any, Any]:
@@ -254,11 +264,15 @@ class PQ(EnqueueMixin, ReadingMixin, SchedulesMixin, OpsMixin):
         lease: float | None = None,
         heartbeat_interval: float | None = None,
         poll_only: bool = False,
+        metrics_port: int | None = None,
+        child_init: Hook | None = None,
     ) -> int:
         """Runs a worker in this process until it is signalled (or, with burst, runs dry).
 
         Options left as None take their defaults (and PQ_* environment variables) from
         pq.settings.WorkerSettings; `max_memory` takes bytes or a size such as "512MiB".
+        `metrics_port` serves Prometheus metrics (the `metrics` extra; docs/operations.md);
+        `child_init()` runs in each child right after the fork (set up tracing there).
         Returns the number of tasks it processed.
         """
         from pq.worker.loop import Hooks, build_worker_settings
@@ -276,8 +290,9 @@ class PQ(EnqueueMixin, ReadingMixin, SchedulesMixin, OpsMixin):
             lease=lease,
             heartbeat_interval=heartbeat_interval,
             poll_only=poll_only,
+            metrics_port=metrics_port,
         )
-        return self.run_worker_with(settings, Hooks(pre_execute, post_execute))
+        return self.run_worker_with(settings, Hooks(pre_execute, post_execute, child_init))
 
     def run_worker_once(
         self,
