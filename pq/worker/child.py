@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from pq.models import OutcomeKind, Task
 from pq.retry import Retry
-from pq.serialization import restore_arguments
+from pq.serialization import restore_arguments, storable_text
 from pq.store.redact import redact
 from pq.worker.limits import Limits
 
@@ -40,7 +40,8 @@ def run_child(
         _become_independent()
         report = _execute(runtime, row, hooks, limits)
         if isinstance(report.get("error"), str):  # read by anyone who can read the row
-            report["error"] = redact(report["error"], runtime.database_url())
+            # ... and stored in a text column: no secret, no NUL, no lone surrogate
+            report["error"] = storable_text(redact(report["error"], runtime.database_url()))
         try:
             payload = json.dumps(report).encode()
         except (TypeError, ValueError) as exc:
