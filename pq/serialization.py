@@ -146,12 +146,8 @@ def _is_json(value: Any, what: str) -> bool:
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:  # iterative: a hostile depth must not exhaust the stack here
         item, depth = stack.pop()
-        if isinstance(item, str):
-            check_text(item, what)
-        elif item is None or isinstance(item, bool | int):
-            continue
-        elif isinstance(item, float):
-            if not math.isfinite(item):  # NaN and inf are not JSON
+        if isinstance(item, str | int | float) or item is None:  # bool is an int
+            if not _scalar_is_json(item, what):
                 return False
         elif depth > MAX_DEPTH:
             raise SerializationError(
@@ -169,6 +165,12 @@ def _is_json(value: Any, what: str) -> bool:
         else:
             return False
     return True
+
+
+def _scalar_is_json(item: str | float | None, what: str) -> bool:
+    if isinstance(item, str):
+        check_text(item, what)
+    return not isinstance(item, float) or math.isfinite(item)  # NaN and inf are not JSON
 
 
 def check_text(text: str, what: str) -> None:
@@ -195,6 +197,28 @@ def storable_text(text: str) -> str:
     if text.isascii():
         return text
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+class Undecodable:
+    """A JSON column pq could not decode (nested too deep for the parser): it fails its task
+    in the worker instead of failing the statement that read it."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    def __repr__(self) -> str:
+        return f"<undecodable JSON: {self.reason}>"
+
+
+def tolerant_json_loads(data: str | bytes) -> Any:
+    """json.loads for a worker's connection: a document too deep for Python's parser becomes
+    an Undecodable value, so one hostile row cannot break the claim of the others."""
+    try:
+        return json.loads(data)
+    except RecursionError:
+        return Undecodable(
+            f"nested deeper than Python's JSON parser allows (pq's limit is {MAX_DEPTH})"
+        )
 
 
 def _mentions_model(annotation: Any) -> bool:

@@ -54,3 +54,20 @@ def test_enqueue_refuses_what_postgres_cannot_store_naming_the_argument(
     with pytest.raises(SerializationError, match=message):
         app.enqueue(funcs.noop, *args, **kwargs)
     assert app.pending_count() == 0  # nothing was written
+
+
+def test_a_result_over_the_size_limit_fails_its_task_and_says_so(
+    app: PQ, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pq.worker.child
+
+    # The real limit is 64 MiB; the forked child inherits this smaller one.
+    monkeypatch.setattr(pq.worker.child, "MAX_RESULT_BYTES", 2**20)
+    big = app.enqueue(hostile.return_big, 1.5)
+    small = app.enqueue(hostile.return_big, 0.5)
+    assert app.run_worker(burst=True) == 2
+    failed = app.get_task(big)
+    assert failed is not None and failed.status is TaskStatus.FAILED
+    assert "result too large: 1.5 MiB (pq stores at most 1 MiB)" in (failed.error or "")
+    assert "return a reference" in (failed.error or "")
+    assert app.get_task(small).status is TaskStatus.COMPLETED  # type: ignore[union-attr]

@@ -52,3 +52,7 @@ def raise_nul() -> None:
 
 def raise_surrogate() -> None:
     raise FileNotFoundError(2, "No such file", SURROGATE_NAME)
+
+
+def return_big(mib: float) -> str:
+    return "x" * int(mib * 2**20)
