@@ -10,6 +10,7 @@ import threading
 import weakref
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
 
 import psycopg
@@ -111,6 +112,10 @@ class PQ(EnqueueMixin, ReadingMixin, SchedulesMixin, OpsMixin):
         self._pool_lock = threading.Lock()
         # Set by pq.testing (eager / capture modes): takes over every enqueue path.
         self.interceptor: Interceptor | None = None
+        # Where the app is defined: the embedded database is looked for from there first
+        # (see pq.store.embedded.default_root), whatever the current directory.
+        caller = sys._getframe(1).f_globals.get("__file__")
+        self.home = Path(caller).resolve().parent if caller else None
         _instances.add(self)
 
     def __repr__(self) -> str:
@@ -121,7 +126,7 @@ class PQ(EnqueueMixin, ReadingMixin, SchedulesMixin, OpsMixin):
     def database_url(self) -> str:
         """Resolved on first use, so importing an app module never starts a database."""
         if self._url is None:
-            self._url = embedded.resolve_database_url(self.settings.database_url)
+            self._url = embedded.resolve_database_url(self.settings.database_url, self.home)
         return self._url
 
     def _get_pool(self) -> ConnectionPool[Any]:
@@ -177,6 +182,7 @@ class PQ(EnqueueMixin, ReadingMixin, SchedulesMixin, OpsMixin):
         retry_on: Iterable[OutcomeKind | str] | None = None,
         backoff: Backoff | float | None = None,
         max_cpu: float | None = None,
+        check_arguments: bool = True,
     ) -> TaskDecorator: ...
 
     def task(
@@ -192,12 +198,14 @@ class PQ(EnqueueMixin, ReadingMixin, SchedulesMixin, OpsMixin):
         retry_on: Iterable[OutcomeKind | str] | None = None,
         backoff: Backoff | float | None = None,
         max_cpu: float | None = None,
+        check_arguments: bool = True,
     ) -> TaskFunction[Any, Any] | TaskDecorator:
         """Registers a task. `@app.task` or `@app.task(priority=..., max_runtime=...)`.
 
         retries: extra attempts after a failure whose kind is in retry_on (default: exception,
         timeout, lost, interrupted), each after `backoff` (see pq.Backoff). max_memory ('512MiB')
-        and max_cpu (seconds) limit the child; see docs/reliability.md.
+        and max_cpu (seconds) limit the child; see docs/reliability.md. check_arguments=False
+        stores calls without binding them to the signature first (Celery's typing=False).
         """
         # merged() validates and normalises (sizes, outcome names, backoff numbers).
         options = TaskOptions().merged(
@@ -209,6 +217,7 @@ class PQ(EnqueueMixin, ReadingMixin, SchedulesMixin, OpsMixin):
             retry_on=retry_on,
             backoff=backoff,
             max_cpu=max_cpu,
+            check_arguments=check_arguments,
         )
 
         def register(func: Callable[..., Any]) -> TaskFunction[Any, Any]:
@@ -243,11 +252,15 @@ class PQ(EnqueueMixin, ReadingMixin, SchedulesMixin, OpsMixin):
         lease: float | None = None,
         heartbeat_interval: float | None = None,
         poll_only: bool = False,
+        metrics_port: int | None = None,
+        child_init: Hook | None = None,
     ) -> int:
         """Runs a worker in this process until it is signalled (or, with burst, runs dry).
 
         Options left as None take their defaults (and PQ_* environment variables) from
         pq.settings.WorkerSettings; `max_memory` takes bytes or a size such as "512MiB".
+        `metrics_port` serves Prometheus metrics (the `metrics` extra; docs/operations.md);
+        `child_init()` runs in each child right after the fork (set up tracing there).
         Returns the number of tasks it processed.
         """
         from pq.worker.loop import Hooks, build_worker_settings
@@ -265,8 +278,9 @@ class PQ(EnqueueMixin, ReadingMixin, SchedulesMixin, OpsMixin):
             lease=lease,
             heartbeat_interval=heartbeat_interval,
             poll_only=poll_only,
+            metrics_port=metrics_port,
         )
-        return self.run_worker_with(settings, Hooks(pre_execute, post_execute))
+        return self.run_worker_with(settings, Hooks(pre_execute, post_execute, child_init))
 
     def run_worker_once(
         self,

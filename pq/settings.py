@@ -117,6 +117,8 @@ class WorkerSettings:
     drain_timeout: float = field(default_factory=lambda: _env_float("PQ_DRAIN_TIMEOUT", 30.0))
     poll_only: bool = False  # no LISTEN: for PgBouncer in transaction mode
     burst: bool = False  # exit once nothing is left to run
+    metrics_port: int | None = None  # serve Prometheus metrics on this port (metrics extra)
+    metrics_host: str = "0.0.0.0"  # the address the metrics port listens on
 
     @property
     def priority_list(self) -> list[int] | None:

@@ -138,8 +138,18 @@ def sync_declared(runtime: Runtime, conn: psycopg.Connection[Any], now: datetime
 class Scheduler:
     """One worker's tick engine; the worker calls `run_due` when `due()` says so."""
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        queues: list[str] | None = None,
+        priorities: list[int] | None = None,
+    ) -> None:
         self.runtime = runtime
+        # Only schedules whose ticks this worker could run itself (None: all). A worker of
+        # other queues would enqueue ticks nobody here takes, and then skip every later tick
+        # as "still pending" without saying why; a worker that serves them ticks them instead.
+        self.queues = queues
+        self.priorities = priorities
         self.queries = runtime.queries
         self.next_check = 0.0  # time.monotonic() of the next look at the schedules
         self._known_code: set[str] = set()
@@ -155,7 +165,9 @@ class Scheduler:
             enqueued += taken
             if locked < BATCH:
                 break
-        seconds = self.queries.periodic_next_due(PsycopgExecutor(conn))
+        seconds = self.queries.periodic_next_due(
+            PsycopgExecutor(conn), queues=self.queues, priorities=self.priorities
+        )
         wait = MAX_SLEEP if seconds is None else min(MAX_SLEEP, max(seconds, 0.0))
         self.next_check = time.monotonic() + wait + LATE_MARGIN
         return enqueued
@@ -166,7 +178,9 @@ class Scheduler:
         # One transaction for the batch: the row locks, the inserted tasks and the advanced
         # next_run values commit together, or (on any error) none of them do.
         with conn.transaction():
-            rows = self.queries.periodic_lock_due(ex, BATCH)
+            rows = self.queries.periodic_lock_due(
+                ex, BATCH, queues=self.queues, priorities=self.priorities
+            )
             for row in rows:
                 enqueued += self._tick(ex, row)
         return enqueued, len(rows)

@@ -22,7 +22,9 @@ from pq.models import OutcomeKind, Task
 from pq.retry import Retry
 from pq.serialization import restore_arguments, storable_text
 from pq.store.redact import redact
+from pq.telemetry import tracing
 from pq.worker.limits import Limits
+from pq.worker.output import tag_standard_streams
 
 if TYPE_CHECKING:
     from pq.runtime import Runtime
@@ -42,11 +44,16 @@ def run_child(
     code = 0
     try:
         _become_independent()
-        report = _execute(runtime, row, hooks, limits)
-        if isinstance(report.get("error"), str):  # read by anyone who can read the row
-            # ... and stored in a text column: no secret, no NUL, no lone surrogate
-            report["error"] = storable_text(redact(report["error"], runtime.database_url()))
+        tag_standard_streams(int(row["id"]))
+        report = _child_init(hooks)  # e.g. tracing exporters: set up after the fork
+        if report is None:
+            with tracing.consumer_span(row) as span:
+                report = _redacted(_execute(runtime, row, hooks, limits), runtime)
+                tracing.end_consumer(span, report)
+        else:
+            report = _redacted(report, runtime)
         _write_all(write_fd, _payload_of(report))
+        tracing.flush()  # after the report: a slow exporter does not delay the record
     except BaseException:  # nothing may escape: the stack above us is the parent's loop
         code = EXIT_REPORT_FAILED
     _flush_standard_streams()
@@ -69,6 +76,26 @@ def _payload_of(report: dict[str, Any]) -> bytes:
         )
         return json.dumps({"ok": False, "kind": "exception", "error": str(too_large)}).encode()
     return payload
+
+
+def _redacted(report: dict[str, Any], runtime: Runtime) -> dict[str, Any]:
+    if isinstance(report.get("error"), str):  # read by anyone who can read the row or span
+        # ... and stored in a text column: no secret, no NUL, no lone surrogate
+        report["error"] = storable_text(redact(report["error"], runtime.database_url()))
+    return report
+
+
+def _child_init(hooks: Hooks) -> dict[str, Any] | None:
+    """Runs the child_init hook; a failure is the attempt's report (the task does not run)."""
+    if hooks.child_init is None:
+        return None
+    try:
+        _call(hooks.child_init)
+    except BaseException as exc:
+        report = _failure(OutcomeKind.EXCEPTION, exc)
+        report["error"] = "child_init hook failed, the task did not run:\n" + report["error"]
+        return report
+    return None
 
 
 def _flush_standard_streams() -> None:

@@ -26,6 +26,7 @@ from pq.settings import WorkerSettings, build_worker_settings
 from pq.store.db import PsycopgExecutor, connect
 from pq.store.migrate import check_schema_current
 from pq.worker.attempt import Child
+from pq.worker.fleet import start_line
 from pq.worker.link import DATA_ERRORS, WORKER_CONNECTION_OPTIONS, DatabaseLink
 from pq.worker.outcome import KillReason
 from pq.worker.state import Hooks
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("pq.worker")
 
+_METRICS = "metrics"  # the selector's tag of the metrics socket
 _TASK_ID = re.compile(r"[0-9]{1,19}")  # a bigint, as 'c:<id>' carries it
 
 __all__ = ["Hooks", "Worker", "build_worker_settings", "run"]  # callers import these from here
@@ -87,13 +89,10 @@ class Worker(Upkeep):
         self.worker_id = self._register(self.link.executor())
         self.signals.install()
         self.waiter.watch(self.signals.read_fd, Waiter.SIGNALS)
-        log.info(
-            "worker %s started: queues=%s priorities=%s concurrency=%d",
-            self.worker_id,
-            ",".join(self.settings.queues),
-            self.settings.priority_list or "all",
-            self.settings.concurrency,
-        )
+        metrics_fd = self.metrics.fileno()
+        if metrics_fd is not None:
+            self.waiter.watch(metrics_fd, _METRICS)
+        log.info("%s", start_line(self.worker_id, self.settings, self.runtime.database_url()))
 
     def _connect(self) -> psycopg.Connection[Any]:
         conn = connect(self.runtime.database_url(), **WORKER_CONNECTION_OPTIONS)
@@ -122,6 +121,7 @@ class Worker(Upkeep):
             self.link.call("deregistering", self._deregister)
         self.link.close()
         self.waiter.close()
+        self.metrics.close()
         log.info("worker %s stopped after %d tasks", self.worker_id, self.processed)
 
     def _deregister(self, ex: PsycopgExecutor) -> None:
@@ -190,6 +190,7 @@ class Worker(Upkeep):
 
     def _claim_and_fork(self) -> None:
         limit = self._free_slots()
+        began = time.perf_counter()
         try:
             result = self.link.call(
                 "recording and claiming tasks",
@@ -211,6 +212,7 @@ class Worker(Upkeep):
         if result is None:
             return  # the connection broke; a claim that committed anyway is released later
         changed, rows = result
+        self.metrics.timed("claim", time.perf_counter() - began)
         self._recorded(changed)
         self.next_poll = time.monotonic() + self.settings.poll_interval
         self.maybe_work = len(rows) == limit  # a full batch: there may be more waiting
@@ -242,6 +244,8 @@ class Worker(Upkeep):
                 self._on_notifications()
             elif isinstance(tag, Child):
                 self._read_report(tag)
+            elif tag == _METRICS:
+                self.metrics.serve()
 
     def _on_notifications(self) -> None:
         # Any role that can connect may NOTIFY this channel: a payload is only a hint to look

@@ -20,6 +20,7 @@ class Recording(WorkerState):
     def _flush(self) -> None:
         if not self.finished or not self.link.up:
             return
+        began = time.perf_counter()
         try:
             changed = self.link.call(
                 "recording finished tasks",
@@ -28,6 +29,7 @@ class Recording(WorkerState):
             )
         except DATA_ERRORS:
             changed = self._record_one_by_one()
+        self.metrics.timed("record", time.perf_counter() - began)
         if changed is None:
             return  # kept, and written again after the reconnect (the fence stops doubles)
         self._recorded(changed)

@@ -88,6 +88,9 @@ class Supervision(Recording):
         self.finished.append(finish_record(child.row, outcome, usage))
         self.processed += 1
         log_outcome(child.row, outcome, usage)
+        self.metrics.task_ended(
+            child.row, outcome.kind.value, usage.duration, (usage.max_rss_kib or 0) * 1024
+        )
 
     def _enforce_deadlines(self) -> None:
         now = time.monotonic()

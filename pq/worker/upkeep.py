@@ -7,6 +7,7 @@ import logging
 import time
 
 from pq.store.db import PsycopgExecutor
+from pq.telemetry import logs
 from pq.worker.fleet import register_worker, release_unowned_tasks, rescue_lost_tasks
 from pq.worker.supervision import Supervision
 
@@ -15,7 +16,9 @@ log = logging.getLogger("pq.worker")
 
 class Upkeep(Supervision):
     def _register(self, ex: PsycopgExecutor) -> int:
-        return register_worker(self.queries, ex, self.settings)
+        worker_id = register_worker(self.queries, ex, self.settings)
+        logs.process_fields["worker_id"] = worker_id  # on every JSON line, children's too
+        return worker_id
 
     def _heartbeat_if_due(self) -> None:
         now = time.monotonic()
@@ -36,6 +39,7 @@ class Upkeep(Supervision):
                 self.settings.lease,
                 self.worker_id,
             )
+        self.metrics.heartbeat_ok()
         self.gate.stale = True  # the polling fallback for a pause notice we missed
         if self.children:  # the polling fallback for a cancel notice we missed
             self._cancel_requested(ex)
