@@ -52,7 +52,7 @@ def test_enqueue_refuses_what_postgres_cannot_store_naming_the_argument(
     app: PQ, args: list[Any], kwargs: dict[str, Any], message: str
 ) -> None:
     with pytest.raises(SerializationError, match=message):
-        app.enqueue(funcs.noop, *args, **kwargs)
+        app.enqueue(hostile.accept_anything, *args, **kwargs)
     assert app.pending_count() == 0  # nothing was written
 
 
