@@ -182,6 +182,9 @@ class PQ(EnqueueMixin, ReadingMixin, SchedulesMixin, OpsMixin):
         retry_on: Iterable[OutcomeKind | str] | None = None,
         backoff: Backoff | float | None = None,
         max_cpu: float | None = None,
+        rate_limit: str | None = None,
+        concurrency_key: str | None = None,
+        max_concurrency_per_key: int | None = None,
         check_arguments: bool = True,
     ) -> TaskDecorator: ...
 
@@ -198,14 +201,20 @@ class PQ(EnqueueMixin, ReadingMixin, SchedulesMixin, OpsMixin):
         retry_on: Iterable[OutcomeKind | str] | None = None,
         backoff: Backoff | float | None = None,
         max_cpu: float | None = None,
+        rate_limit: str | None = None,
+        concurrency_key: str | None = None,
+        max_concurrency_per_key: int | None = None,
         check_arguments: bool = True,
     ) -> TaskFunction[Any, Any] | TaskDecorator:
         """Registers a task. `@app.task` or `@app.task(priority=..., max_runtime=...)`.
 
         retries: extra attempts after a failure whose kind is in retry_on (default: exception,
         timeout, lost, interrupted), each after `backoff` (see pq.Backoff). max_memory ('512MiB')
-        and max_cpu (seconds) limit the child; see docs/reliability.md. check_arguments=False
-        stores calls without binding them to the signature first (Celery's typing=False).
+        and max_cpu (seconds) limit the child; see docs/reliability.md. rate_limit ('100/m')
+        caps starts across all workers; max_concurrency_per_key caps the tasks of one
+        concurrency_key (given per call) running at once; see docs/workflows.md.
+        check_arguments=False stores calls without binding them to the signature first
+        (Celery's typing=False).
         """
         # merged() validates and normalises (sizes, outcome names, backoff numbers).
         options = TaskOptions().merged(
@@ -217,6 +226,9 @@ class PQ(EnqueueMixin, ReadingMixin, SchedulesMixin, OpsMixin):
             retry_on=retry_on,
             backoff=backoff,
             max_cpu=max_cpu,
+            rate_limit=rate_limit,
+            concurrency_key=concurrency_key,
+            max_concurrency_per_key=max_concurrency_per_key,
             check_arguments=check_arguments,
         )
 

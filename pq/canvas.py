@@ -46,6 +46,9 @@ _OPTIONS = frozenset(
         "backoff",
         "max_memory",
         "max_cpu",
+        "rate_limit",
+        "concurrency_key",
+        "max_concurrency_per_key",
     }
 )
 
@@ -160,6 +163,7 @@ class Signature:
             "max_attempts": options.retries + 1,
             "countdown": countdown,
             "immutable": self.immutable,
+            **options.flow_columns(self.name),
         }
 
 

@@ -71,6 +71,7 @@ class EnqueueMixin:
             client_id=client_id,
             run_at=run_at,
             max_attempts=options.retries + 1,
+            **options.flow_columns(name),
         )
 
     def insert_task(

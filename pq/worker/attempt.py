@@ -108,6 +108,7 @@ def finish_record(row: dict[str, Any], outcome: Outcome, usage: Usage) -> dict[s
         "error": error,
         "result": outcome.result,
         "retry_at": next_try.isoformat() if next_try else None,
+        "flow": row.get("flow") is not None,  # its completion writes a workflow link
         "record": {
             "attempt": row["attempts"],
             "outcome": outcome.kind.value,

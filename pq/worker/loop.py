@@ -9,10 +9,8 @@ This module is the loop; its duties live in the mixins below `Worker` (see pq/wo
 
 from __future__ import annotations
 
-import gc
 import logging
 import re
-import sys
 import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -27,10 +25,10 @@ from pq.store.db import PsycopgExecutor, connect
 from pq.store.migrate import check_schema_current
 from pq.worker.attempt import Child
 from pq.worker.fleet import start_line
+from pq.worker.flow import FlowControl
 from pq.worker.link import DATA_ERRORS, WORKER_CONNECTION_OPTIONS, DatabaseLink
 from pq.worker.outcome import KillReason
 from pq.worker.state import Hooks
-from pq.worker.upkeep import Upkeep
 from pq.worker.wakeup import SignalPipe, Waiter
 
 if TYPE_CHECKING:
@@ -56,7 +54,7 @@ def run(
     return Worker(runtime, settings, hooks, max_tasks=max_tasks, upgrade_hint=upgrade_hint).run()
 
 
-class Worker(Upkeep):
+class Worker(FlowControl):
     def __init__(
         self,
         runtime: Runtime,
@@ -154,6 +152,7 @@ class Worker(Upkeep):
             self._refresh_pauses()
             self._rescue_if_due()
             self._run_due_ticks()
+            self._flow_claim_if_due()  # rate-limited and key-limited tasks (pq/worker/flow.py)
             if self._may_claim():
                 self._claim_and_fork()  # also records the attempts that ended: one commit
                 continue  # re-check before sleeping: an empty claim may have ended a burst
@@ -172,7 +171,13 @@ class Worker(Upkeep):
             return True
         if self.max_tasks is not None and self.processed >= self.max_tasks:
             return True
-        return self.settings.burst and not self.maybe_work and not self._awaiting_retries()
+        return (
+            self.settings.burst
+            and not self.maybe_work
+            and not self.flow_due
+            and not self.flow_waiting
+            and not self._awaiting_retries()
+        )
 
     def _free_slots(self) -> int:
         free = self.settings.concurrency - len(self.children)
@@ -216,22 +221,13 @@ class Worker(Upkeep):
         self._recorded(changed)
         self.next_poll = time.monotonic() + self.settings.poll_interval
         self.maybe_work = len(rows) == limit  # a full batch: there may be more waiting
-        if rows:
-            # Objects that exist now are never collected by the children, so a child's GC
-            # does not touch (and copy) pages it shares with the parent.
-            gc.freeze()
-            # Flush now so the children do not inherit (and print again) buffered output.
-            sys.stdout.flush()
-            sys.stderr.flush()
-            for row in rows:
-                self.awaited_retries.pop(row["id"], None)
-                self.due_retries.pop(row["id"], None)
-                self._fork(row)
+        self._fork_claimed(rows)
 
     def _sleep(self) -> None:
         now = time.monotonic()
         wake_at = [self.next_poll, self.next_heartbeat, self.scheduler.next_check]
         wake_at += self.awaited_retries.values()
+        wake_at += self._flow_wake_at()
         wake_at += [c.deadline for c in self.children.values() if c.deadline and not c.killed_for]
         if self.stopping:
             wake_at.append(self.stop_deadline)
@@ -255,6 +251,8 @@ class Worker(Upkeep):
             kind, _, value = payload.partition(":")
             if kind == "t":
                 self.maybe_work = self.maybe_work or value in self.settings.queues
+            elif kind == "w":  # waiting work (pq/worker/flow.py)
+                self.flow_due = self.flow_due or value in self.settings.queues
             elif kind == "c" and _TASK_ID.fullmatch(value):
                 cancel_hints.add(int(value))
             elif kind == "p" and not value:  # a schedule was created or resumed: look now
