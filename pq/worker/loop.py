@@ -174,6 +174,7 @@ class Worker(FlowControl):
             self._heartbeat_if_due()  # here, so a worker that never idles still heartbeats
             self._refresh_pauses()
             self._rescue_if_due()
+            self._prune_if_due()
             self._run_due_ticks()
             self._flow_claim_if_due()  # rate-limited and key-limited tasks (pq/worker/flow.py)
             if self._may_claim():

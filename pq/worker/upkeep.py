@@ -55,6 +55,14 @@ class Upkeep(Supervision):
             self.link.call("reading paused queues", lambda ex: self.gate.refresh(self.queries, ex))
             self.queues = self.gate.open
 
+    def _prune_if_due(self) -> None:
+        """Retention (pq/worker/retention.py): old finished rows go, a batch at a time."""
+        if self.stopping or not self.link.up or not self.retention.due():
+            return
+        self.link.call(
+            "deleting old finished tasks", lambda ex: self.retention.run(self.queries, ex)
+        )
+
     def _rescue_if_due(self) -> None:
         now = time.monotonic()
         if now < self.next_rescue or not self.link.up:
