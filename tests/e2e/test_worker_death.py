@@ -23,6 +23,15 @@ def _running(pid: int) -> bool:
     return fields[0] != "Z"
 
 
+def _sigterm_is_default(pid: int) -> bool:
+    """The child has reset the SIGTERM handler it inherited from the worker (right after the
+    fork it still has the worker's, which only sets a flag)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("SigCgt:"):
+            return not int(line.split()[1], 16) & (1 << (signal.SIGTERM - 1))
+    return False
+
+
 def test_a_child_dies_when_its_worker_is_killed_9(app: PQ, db_url: str, tmp_path: Path) -> None:
     app.enqueue(e2eapp.slow_no_retry, 60)
     worker = WorkerProcess(db_url, tmp_path / "worker.log")
@@ -41,6 +50,7 @@ def test_sigterm_to_worker_and_task_together_is_an_interruption(
     task_id = app.enqueue(e2eapp.slow, 60)  # retries=1: an interruption is retried
     with workers(db_url, tmp_path) as (worker,):
         (child,) = wait_until(worker.children, timeout=20)
+        wait_until(lambda: _sigterm_is_default(child), timeout=20)
         # What `systemctl stop` does with KillMode=control-group: every process gets SIGTERM.
         worker.signal(signal.SIGTERM)
         os.kill(child, signal.SIGTERM)
