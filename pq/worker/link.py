@@ -28,6 +28,10 @@ T = TypeVar("T")
 # What a lost connection raises: the server went away, the socket closed, or we could not
 # reconnect yet. Anything else (a bug, bad SQL) is not an outage and propagates.
 CONNECTION_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError, DatabaseUnavailableError)
+# What the database refuses in the values of one statement (a NUL in a string, a value over
+# Postgres' 256 MiB limit), on a connection that is fine. "Program limit exceeded" (class 54)
+# is an OperationalError to psycopg, but resending the same values can never succeed.
+DATA_ERRORS = (psycopg.DataError, psycopg.errors.ProgramLimitExceeded)
 
 RECONNECT_FIRST_DELAY = 0.1
 RECONNECT_MAX_DELAY = 5.0
@@ -97,10 +101,21 @@ class DatabaseLink:
         self._waiter.watch(self.listener.fileno(), Waiter.LISTENER)
 
     # -- losing and regaining ----------------------------------------------------------------
-    def call(self, what: str, fn: Callable[[PsycopgExecutor], T]) -> T | None:
-        """Runs one database step; on a lost connection logs it, drops it and returns None."""
+    def call(
+        self, what: str, fn: Callable[[PsycopgExecutor], T], *, raise_data_errors: bool = False
+    ) -> T | None:
+        """Runs one database step; on a lost connection logs it, drops it and returns None.
+
+        A value the database refuses (DATA_ERRORS) is logged and gives None too, with the
+        connection kept; callers that can isolate the bad value ask for it raised instead.
+        """
         try:
             return fn(self.executor())
+        except DATA_ERRORS as exc:
+            if raise_data_errors:
+                raise
+            log.error("%s failed: the database refused a value (%s)", what, _first_line(exc))
+            return None
         except CONNECTION_ERRORS as exc:
             self.lost_work(what, exc)
             return None

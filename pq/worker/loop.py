@@ -16,15 +16,17 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import psycopg
+from psycopg.types.json import set_json_loads
 
 from pq.periodic.ticks import sync_declared
+from pq.serialization import tolerant_json_loads
 from pq.settings import WorkerSettings, build_worker_settings
 from pq.store.db import PsycopgExecutor, connect
 from pq.store.migrate import check_schema_current
 from pq.worker.attempt import Child
 from pq.worker.fleet import start_line
 from pq.worker.flow import FlowControl
-from pq.worker.link import WORKER_CONNECTION_OPTIONS, DatabaseLink
+from pq.worker.link import DATA_ERRORS, WORKER_CONNECTION_OPTIONS, DatabaseLink
 from pq.worker.outcome import KillReason
 from pq.worker.state import Hooks
 from pq.worker.wakeup import SignalPipe, Waiter
@@ -91,7 +93,10 @@ class Worker(FlowControl):
         log.info("%s", start_line(self.worker_id, self.settings, self.runtime.database_url()))
 
     def _connect(self) -> psycopg.Connection[Any]:
-        return connect(self.runtime.database_url(), **WORKER_CONNECTION_OPTIONS)
+        conn = connect(self.runtime.database_url(), **WORKER_CONNECTION_OPTIONS)
+        # A row's JSON too deep to parse must fail that task, not the claim of every row.
+        set_json_loads(tolerant_json_loads, conn)
+        return conn
 
     def _listen(self, ex: PsycopgExecutor) -> None:
         self.queries.listen(ex, self.queries.channel)
@@ -191,17 +196,24 @@ class Worker(FlowControl):
     def _claim_and_fork(self) -> None:
         limit = self._free_slots()
         began = time.perf_counter()
-        result = self.link.call(
-            "recording and claiming tasks",
-            lambda ex: self.queries.task_finish_and_claim(
-                ex,
-                self.finished,
-                worker_id=self.worker_id,
-                limit=limit,
-                queues=self.queues,
-                priorities=self.priorities,
-            ),
-        )
+        try:
+            result = self.link.call(
+                "recording and claiming tasks",
+                lambda ex: self.queries.task_finish_and_claim(
+                    ex,
+                    self.finished,
+                    worker_id=self.worker_id,
+                    limit=limit,
+                    queues=self.queues,
+                    priorities=self.priorities,
+                ),
+                raise_data_errors=True,
+            )
+        except DATA_ERRORS:  # a record the database refuses: isolate it, claim next turn
+            changed = self._record_one_by_one()
+            if changed is not None:
+                self._recorded(changed)
+            return
         if result is None:
             return  # the connection broke; a claim that committed anyway is released later
         changed, rows = result

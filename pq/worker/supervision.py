@@ -13,17 +13,23 @@ import time
 from contextlib import suppress
 from typing import Any
 
+from pq.models import OutcomeKind
 from pq.worker.attempt import Child, finish_record, log_outcome, parse_report
 from pq.worker.child import run_child
 from pq.worker.limits import Limits
-from pq.worker.outcome import KillReason, Usage, classify, usage_of
+from pq.worker.outcome import KillReason, Outcome, Usage, classify, usage_of
 from pq.worker.recording import Recording
+from pq.worker.rowcheck import row_problem
 
 log = logging.getLogger("pq.worker")
 
 
 class Supervision(Recording):
     def _fork(self, row: dict[str, Any]) -> None:
+        problem = row_problem(row)
+        if problem is not None:
+            self._refuse(row, problem)
+            return
         max_runtime = row["options"].get("max_runtime") or self.settings.max_runtime
         limits = Limits.for_task(row["options"], self.settings.max_memory, self.settings.max_cpu)
         read_fd, write_fd = os.pipe()
@@ -42,6 +48,15 @@ class Supervision(Recording):
         child = Child(pid, row, read_fd, time.monotonic(), max_runtime, limits)
         self.children[pid] = child
         self.waiter.watch(read_fd, child)
+
+    def _refuse(self, row: dict[str, Any], problem: str) -> None:
+        """Fails a row that cannot run, without forking; retrying it could not help."""
+        outcome = Outcome(OutcomeKind.EXCEPTION, error=f"the task cannot run: {problem}")
+        usage = Usage(duration=0.0, max_rss_kib=None, cpu_seconds=None)
+        record = {**finish_record(row, outcome, usage), "status": "failed", "retry_at": None}
+        self.finished.append(record)
+        self.processed += 1
+        log_outcome(row, outcome, usage)
 
     def _read_report(self, child: Child) -> None:
         if not child.read_available():
