@@ -24,6 +24,7 @@ from pq.errors import SerializationError
 from pq.models import OutcomeKind, Task
 from pq.retry import Retry
 from pq.serialization import restore_arguments, storable_text
+from pq.store.db import close_fork_local
 from pq.store.redact import redact
 from pq.telemetry import tracing
 from pq.worker.limits import Limits
@@ -66,6 +67,7 @@ def run_child(
         tracing.flush()  # after the report: a slow exporter does not delay the record
     except BaseException:  # nothing may escape: the stack above us is the parent's loop
         code = EXIT_REPORT_FAILED
+    close_fork_local()  # the task's own enqueue connection, if it opened one: a clean goodbye
     _flush_standard_streams()
     os._exit(code)
 
