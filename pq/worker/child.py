@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from pq.models import OutcomeKind, Task
 from pq.retry import Retry
-from pq.serialization import restore_arguments
+from pq.serialization import annotates_a_model, restore_arguments
 from pq.worker.limits import Limits
 
 if TYPE_CHECKING:
@@ -30,6 +30,22 @@ if TYPE_CHECKING:
 EXIT_REPORT_FAILED = 70
 
 
+# The report of the commonest ending (a task that returned None), encoded once in the parent.
+_SUCCESS_NONE = json.dumps({"ok": True, "result": None}).encode()
+
+
+def prepare(runtime: Runtime, name: str) -> None:
+    """Parent side, before the fork: work out once per function what every child would
+    otherwise redo (which parameters are pydantic models), so children inherit it.
+
+    Only registered tasks: a name from a row is untrusted, and importing it is the child's
+    business, never the parent's.
+    """
+    registered = runtime.registry.get(name)
+    if registered is not None:
+        annotates_a_model(registered.fn)
+
+
 def run_child(
     runtime: Runtime, row: dict[str, Any], write_fd: int, hooks: Hooks, limits: Limits
 ) -> NoReturn:
@@ -38,15 +54,21 @@ def run_child(
     try:
         _become_independent()
         report = _execute(runtime, row, hooks, limits)
-        try:
-            payload = json.dumps(report).encode()
-        except (TypeError, ValueError) as exc:
-            payload = json.dumps(_failure(OutcomeKind.EXCEPTION, exc)).encode()
-        _write_all(write_fd, payload)
+        _write_all(write_fd, encode_report(report))
     except BaseException:  # nothing may escape: the stack above us is the parent's loop
         code = EXIT_REPORT_FAILED
     _flush_standard_streams()
     os._exit(code)
+
+
+def encode_report(report: dict[str, Any]) -> bytes:
+    """The report as the parent reads it: one JSON object."""
+    if report.get("ok") and report.get("result") is None and len(report) == 2:
+        return _SUCCESS_NONE
+    try:
+        return json.dumps(report).encode()
+    except (TypeError, ValueError) as exc:
+        return json.dumps(_failure(OutcomeKind.EXCEPTION, exc)).encode()
 
 
 def _flush_standard_streams() -> None:
@@ -72,9 +94,13 @@ def _execute(runtime: Runtime, row: dict[str, Any], hooks: Hooks, limits: Limits
     try:
         # Before anything of the task's runs, decoding its arguments included.
         limits.apply()
-        task = Task.model_validate(row)
-        fn = runtime.registry.resolve(task.name)
-        args, kwargs = runtime.codec.decode_arguments(task.args, task.kwargs)
+        # The hooks get a Task; without hooks the row is read as it is (no validation cost).
+        task = Task.model_validate(row) if hooks.pre_execute or hooks.post_execute else None
+        fn = runtime.registry.resolve(row["name"])
+        args, kwargs = row["args"], row["kwargs"]
+        if not isinstance(args, list) or not isinstance(kwargs, dict):  # untrusted row
+            raise TypeError("the row's args must be a JSON array and its kwargs an object")
+        args, kwargs = runtime.codec.decode_arguments(args, kwargs)
         args, kwargs = restore_arguments(fn, args, kwargs)
     except BaseException as exc:
         return _failure(OutcomeKind.EXCEPTION, exc)
@@ -102,7 +128,7 @@ def _execute(runtime: Runtime, row: dict[str, Any], hooks: Hooks, limits: Limits
 
 
 def _run_post_hook(
-    hooks: Hooks, task: Task, error: BaseException | None, text: str | None
+    hooks: Hooks, task: Task | None, error: BaseException | None, text: str | None
 ) -> str | None:
     """Runs post_execute; its own failure is appended to the task's error text."""
     if hooks.post_execute is None:
