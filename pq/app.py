@@ -9,18 +9,17 @@ import threading
 import weakref
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
 
 import psycopg
 from psycopg_pool import ConnectionPool
 
-from pq.errors import DuplicateClientIdError
 from pq.models import OutcomeKind, Priority
 from pq.ops.api import OpsMixin
 from pq.periodic.api import SchedulesMixin
+from pq.producer.enqueue import EnqueueMixin
 from pq.producer.reading import ReadingMixin
-from pq.producer.task import TaskDecorator, TaskFunction, TaskOptions, resolve_run_at
+from pq.producer.task import TaskDecorator, TaskFunction, TaskOptions
 from pq.registry import Registry, task_name_of
 from pq.retry import Backoff
 from pq.runtime import Runtime
@@ -29,7 +28,7 @@ from pq.settings import Settings, WorkerSettings
 from pq.store import embedded
 from pq.store.db import Executor, PsycopgExecutor, connect, open_pool
 from pq.store.migrate import Migration, apply_migrations
-from pq.store.queries import NewTaskRow, Queries
+from pq.store.queries import Queries
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -60,7 +59,7 @@ def _forget_pools_in_child() -> None:
 os.register_at_fork(after_in_child=_forget_pools_in_child)
 
 
-class PQ(ReadingMixin, SchedulesMixin, OpsMixin):
+class PQ(EnqueueMixin, ReadingMixin, SchedulesMixin, OpsMixin):
     """A task queue on one Postgres database (and schema)."""
 
     def __init__(
@@ -205,150 +204,6 @@ class PQ(ReadingMixin, SchedulesMixin, OpsMixin):
 
     def options_for(self, name: str) -> TaskOptions:
         return self.registry.options_for(name)
-
-    # -- enqueueing --------------------------------------------------------------------------
-    def new_row(
-        self,
-        name: str,
-        args: list[Any],
-        kwargs: dict[str, Any],
-        options: TaskOptions,
-        *,
-        run_at: datetime | None,
-        client_id: str | None,
-    ) -> NewTaskRow:
-        """The row to write for one call: arguments encoded (a bad one fails the call here,
-        before anything is written), options as stored."""
-        args_json, kwargs_json = self.codec.encode_arguments(args, kwargs)
-        return NewTaskRow(
-            name=name,
-            queue=options.queue,
-            priority=options.priority,
-            args=args_json,
-            kwargs=kwargs_json,
-            options=options.row_options(),
-            client_id=client_id,
-            run_at=run_at,
-            max_attempts=options.retries + 1,
-        )
-
-    def insert_task(
-        self,
-        name: str,
-        args: list[Any],
-        kwargs: dict[str, Any],
-        options: TaskOptions,
-        *,
-        run_at: datetime | None,
-        client_id: str | None,
-        connection: Any = None,
-    ) -> int:
-        """Writes one task row; every single enqueue path ends here."""
-        if self.interceptor is not None:
-            return self.interceptor.insert(
-                name, args, kwargs, options, run_at=run_at, client_id=client_id
-            )
-        row = self.new_row(name, args, kwargs, options, run_at=run_at, client_id=client_id)
-        try:
-            with self.executor(connection) as ex:
-                return self.queries.task_insert(ex, row)
-        except Exception as exc:
-            # psycopg 3 says sqlstate, psycopg2 (a caller's connection) says pgcode.
-            if "23505" not in (getattr(exc, "sqlstate", None), getattr(exc, "pgcode", None)):
-                raise
-            raise DuplicateClientIdError(
-                f"client_id {client_id!r} is already used by another task; use upsert() to "
-                "replace it, or get_task_by_client_id() to find it"
-            ) from exc
-
-    def enqueue(
-        self,
-        fn: Callable[..., Any],
-        *args: Any,
-        run_at: datetime | None = None,
-        countdown: float | None = None,
-        priority: Priority | int | str | None = None,
-        client_id: str | None = None,
-        queue: str | None = None,
-        connection: Any = None,
-        **kwargs: Any,
-    ) -> int:
-        """Enqueues any importable function with its arguments; returns the task id.
-
-        The option names above are reserved: a task with a parameter of the same name takes
-        it through `apply_async(kwargs=...)` instead.
-        """
-        name, defaults = self._name_and_defaults(fn)
-        return self.insert_task(
-            name,
-            list(args),
-            kwargs,
-            defaults.merged(priority=priority, queue=queue),
-            run_at=resolve_run_at(run_at, countdown),
-            client_id=client_id,
-            connection=connection,
-        )
-
-    def upsert(
-        self,
-        fn: Callable[..., Any],
-        *args: Any,
-        client_id: str,
-        run_at: datetime | None = None,
-        countdown: float | None = None,
-        priority: Priority | int | str | None = None,
-        queue: str | None = None,
-        connection: Any = None,
-        **kwargs: Any,
-    ) -> int:
-        """Inserts, or replaces the task with this client_id (debounce); returns its id.
-
-        A running task keeps running and this version runs after it (see docs/enqueueing).
-        """
-        from pq.producer.upsert import upsert_one
-
-        name, defaults = self._name_and_defaults(fn)
-        return upsert_one(
-            self,
-            name,
-            list(args),
-            kwargs,
-            defaults.merged(priority=priority, queue=queue),
-            client_id=client_id,
-            run_at=resolve_run_at(run_at, countdown),
-            connection=connection,
-        )
-
-    def enqueue_many(
-        self,
-        fn: Callable[..., Any],
-        items: Iterable[Any],
-        *,
-        run_at: datetime | None = None,
-        countdown: float | None = None,
-        priority: Priority | int | str | None = None,
-        queue: str | None = None,
-        connection: Any = None,
-    ) -> list[int]:
-        """One task per item (tuple: positional args, dict: keyword args, else the single
-        argument) in a single COPY; returns the ids in item order."""
-        from pq.producer.bulk import insert_many
-
-        name, defaults = self._name_and_defaults(fn)
-        options = defaults.merged(priority=priority, queue=queue)
-        when = resolve_run_at(run_at, countdown)
-        return insert_many(self, name, items, options, run_at=when, connection=connection)
-
-    def _name_and_defaults(self, fn: Callable[..., Any]) -> tuple[str, TaskOptions]:
-        if isinstance(fn, TaskFunction):
-            return fn.name, fn.options
-        name = task_name_of(fn)
-        return name, self.options_for(name)
-
-    def cancel(self, task_id: int) -> bool:
-        """Cancels a pending task, or stops a running one; False if it had already ended."""
-        with self.executor() as ex:
-            return self.queries.task_cancel(ex, task_id) is not None
 
     # -- workers -----------------------------------------------------------------------------
     def run_worker(

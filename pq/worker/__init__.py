@@ -1,9 +1,11 @@
 """The worker: the parent loop that claims, forks, supervises and records, and the child.
 
-Owns: loop (the only module that forks), child (the only code that runs in a child), attempt
-(reading a child's report and shaping its record), outcome (the only interpreter of exit
-statuses), limits, wakeup (selector, signals, LISTEN), link (the parent's database session
-and its outages), fleet (registration, heartbeats, rescue of lost workers).
+Owns: loop (the parent's loop, assembled from the mixins state <- recording <- supervision
+<- upkeep; supervision is the only module that forks), child (the only code that runs in a
+child), attempt (reading a child's report and shaping its record), outcome (the only
+interpreter of exit statuses), limits, wakeup (selector, signals, LISTEN), link (the parent's
+database session and its outages), fleet (registration, heartbeats, rescue of lost workers),
+pauses (which queues the fleet has paused).
 
 May import: pq.store, pq.periodic.ticks (the worker runs the scheduler), pq.runtime,
 pq.registry, pq.serialization, pq.retry, pq.models, pq.errors, pq.settings. Never pq.app,

@@ -24,7 +24,7 @@ from pq.worker.limits import Limits
 
 if TYPE_CHECKING:
     from pq.runtime import Runtime
-    from pq.worker.loop import Hooks
+    from pq.worker.state import Hooks
 
 # Exit code when even the report could not be written (the parent then records a crash).
 EXIT_REPORT_FAILED = 70

@@ -67,6 +67,7 @@ def run_with_havoc(db_url: str, tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)  # its own waits bound it; a loaded machine drains slower
 def test_without_retries_no_task_runs_twice_and_none_is_lost(
     app: PQ, db_url: str, tmp_path: Path
 ) -> None:
@@ -92,6 +93,7 @@ def test_without_retries_no_task_runs_twice_and_none_is_lost(
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)  # its own waits bound it; a loaded machine drains slower
 def test_with_retries_every_task_completes(app: PQ, db_url: str, tmp_path: Path) -> None:
     effects = tmp_path / "effects.tsv"
     enqueue_all(db_url, e2eapp.side_effect_retried, effects)

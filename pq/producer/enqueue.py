@@ -1,0 +1,180 @@
+"""The writing half of PQ's public API: enqueue, upsert, enqueue_many, cancel. `PQ` inherits
+these methods; every single enqueue path ends in `insert_task`, the one place a test
+interceptor (pq.testing) takes over."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from pq.errors import DuplicateClientIdError
+from pq.models import Priority, Task
+from pq.producer.task import TaskFunction, TaskOptions, resolve_run_at
+from pq.registry import task_name_of
+from pq.store.queries import NewTaskRow
+
+if TYPE_CHECKING:
+    from pq.producer.facade import Interceptor
+    from pq.serialization import Codec
+    from pq.store.db import Executor
+    from pq.store.queries import Queries
+
+
+class EnqueueMixin:
+    """Writing task rows on a PQ (mixed into `PQ`)."""
+
+    if TYPE_CHECKING:
+        queries: Queries
+        codec: Codec
+        interceptor: Interceptor | None
+
+        def executor(self, connection: Any = None) -> AbstractContextManager[Executor]: ...
+        def options_for(self, name: str) -> TaskOptions: ...
+        # the reading half (ReadingMixin), which upsert and bulk also use through Producer
+        def get_task(self, task_id: int) -> Task | None: ...
+        def wait_for_end(self, task_id: int, deadline: float | None) -> Task | None: ...
+
+    def new_row(
+        self,
+        name: str,
+        args: list[Any],
+        kwargs: dict[str, Any],
+        options: TaskOptions,
+        *,
+        run_at: datetime | None,
+        client_id: str | None,
+    ) -> NewTaskRow:
+        """The row to write for one call: arguments encoded (a bad one fails the call here,
+        before anything is written), options as stored."""
+        args_json, kwargs_json = self.codec.encode_arguments(args, kwargs)
+        return NewTaskRow(
+            name=name,
+            queue=options.queue,
+            priority=options.priority,
+            args=args_json,
+            kwargs=kwargs_json,
+            options=options.row_options(),
+            client_id=client_id,
+            run_at=run_at,
+            max_attempts=options.retries + 1,
+        )
+
+    def insert_task(
+        self,
+        name: str,
+        args: list[Any],
+        kwargs: dict[str, Any],
+        options: TaskOptions,
+        *,
+        run_at: datetime | None,
+        client_id: str | None,
+        connection: Any = None,
+    ) -> int:
+        """Writes one task row; every single enqueue path ends here."""
+        if self.interceptor is not None:
+            return self.interceptor.insert(
+                name, args, kwargs, options, run_at=run_at, client_id=client_id
+            )
+        row = self.new_row(name, args, kwargs, options, run_at=run_at, client_id=client_id)
+        try:
+            with self.executor(connection) as ex:
+                return self.queries.task_insert(ex, row)
+        except Exception as exc:
+            # psycopg 3 says sqlstate, psycopg2 (a caller's connection) says pgcode.
+            if "23505" not in (getattr(exc, "sqlstate", None), getattr(exc, "pgcode", None)):
+                raise
+            raise DuplicateClientIdError(
+                f"client_id {client_id!r} is already used by another task; use upsert() to "
+                "replace it, or get_task_by_client_id() to find it"
+            ) from exc
+
+    def enqueue(
+        self,
+        fn: Callable[..., Any],
+        *args: Any,
+        run_at: datetime | None = None,
+        countdown: float | None = None,
+        priority: Priority | int | str | None = None,
+        client_id: str | None = None,
+        queue: str | None = None,
+        connection: Any = None,
+        **kwargs: Any,
+    ) -> int:
+        """Enqueues any importable function with its arguments; returns the task id.
+
+        The option names above are reserved: a task with a parameter of the same name takes
+        it through `apply_async(kwargs=...)` instead.
+        """
+        name, defaults = self._name_and_defaults(fn)
+        return self.insert_task(
+            name,
+            list(args),
+            kwargs,
+            defaults.merged(priority=priority, queue=queue),
+            run_at=resolve_run_at(run_at, countdown),
+            client_id=client_id,
+            connection=connection,
+        )
+
+    def upsert(
+        self,
+        fn: Callable[..., Any],
+        *args: Any,
+        client_id: str,
+        run_at: datetime | None = None,
+        countdown: float | None = None,
+        priority: Priority | int | str | None = None,
+        queue: str | None = None,
+        connection: Any = None,
+        **kwargs: Any,
+    ) -> int:
+        """Inserts, or replaces the task with this client_id (debounce); returns its id.
+
+        A running task keeps running and this version runs after it (see docs/enqueueing).
+        """
+        from pq.producer.upsert import upsert_one
+
+        name, defaults = self._name_and_defaults(fn)
+        return upsert_one(
+            self,
+            name,
+            list(args),
+            kwargs,
+            defaults.merged(priority=priority, queue=queue),
+            client_id=client_id,
+            run_at=resolve_run_at(run_at, countdown),
+            connection=connection,
+        )
+
+    def enqueue_many(
+        self,
+        fn: Callable[..., Any],
+        items: Iterable[Any],
+        *,
+        run_at: datetime | None = None,
+        countdown: float | None = None,
+        priority: Priority | int | str | None = None,
+        queue: str | None = None,
+        connection: Any = None,
+    ) -> list[int]:
+        """One task per item (tuple: positional args, dict: keyword args, else the single
+        argument) in a single COPY; returns the ids in item order."""
+        from pq.producer.bulk import insert_many
+
+        name, defaults = self._name_and_defaults(fn)
+        options = defaults.merged(priority=priority, queue=queue)
+        when = resolve_run_at(run_at, countdown)
+        return insert_many(self, name, items, options, run_at=when, connection=connection)
+
+    def _name_and_defaults(self, fn: Callable[..., Any]) -> tuple[str, TaskOptions]:
+        if isinstance(fn, TaskFunction):
+            return fn.name, fn.options
+        name = task_name_of(fn)
+        return name, self.options_for(name)
+
+    def cancel(self, task_id: int) -> bool:
+        """Cancels a pending task, or stops a running one; False if it had already ended."""
+        with self.executor() as ex:
+            return self.queries.task_cancel(ex, task_id) is not None

@@ -1,0 +1,76 @@
+"""What a worker parent knows: its settings, its children, its unrecorded endings, its timers.
+
+The worker parent is one class assembled from mixins, one duty per module, stacked in a line
+so each sees the methods of the ones below it: `WorkerState` (this module) <- `Recording`
+(writing ended attempts) <- `Supervision` (forking and reaping children) <- `Upkeep`
+(heartbeat, pauses, rescue, ticks, reconnects) <- `Worker` (the loop, in loop.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from pq.periodic.ticks import Scheduler
+from pq.worker.pauses import QueueGate
+from pq.worker.wakeup import Waiter
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from pq.runtime import Runtime
+    from pq.settings import WorkerSettings
+    from pq.worker.attempt import Child
+    from pq.worker.link import DatabaseLink
+    from pq.worker.wakeup import SignalPipe
+
+
+@dataclass(frozen=True)
+class Hooks:
+    """Run in the child around each task: pre_execute(task), post_execute(task, error)."""
+
+    pre_execute: Callable[..., Any] | None = None
+    post_execute: Callable[..., Any] | None = None
+
+
+class WorkerState:
+    # Set by Worker.__init__, which needs its own bound methods to build them.
+    signals: SignalPipe
+    link: DatabaseLink
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        settings: WorkerSettings,
+        hooks: Hooks,
+        *,
+        max_tasks: int | None,
+        upgrade_hint: str,
+    ) -> None:
+        self.runtime = runtime
+        self.queries = runtime.queries
+        self.settings = settings
+        self.hooks = hooks
+        self.max_tasks = max_tasks
+        self.upgrade_hint = upgrade_hint
+        self.children: dict[int, Child] = {}
+        self.finished: list[dict[str, Any]] = []
+        self.processed = 0
+        self.stopping = False
+        self.stop_deadline = 0.0
+        self.kill_now = False
+        self.maybe_work = True
+        self.next_poll = 0.0
+        self.next_heartbeat = 0.0
+        self.next_rescue = 0.0
+        self.worker_id = 0
+        self.waiter = Waiter()
+        self.scheduler = Scheduler(runtime)
+        # the claim's parameters, worked out once rather than on every claim of the hot loop
+        self.queues = list(settings.queues)  # minus paused ones (see Upkeep._refresh_pauses)
+        self.gate = QueueGate(settings.queues)
+        # burst: tasks this worker ran that wait for a retry -> when they are due, then (once
+        # due) -> when to stop looking for them
+        self.awaited_retries: dict[int, float] = {}
+        self.due_retries: dict[int, float] = {}
+        self.priorities = settings.priority_list

@@ -1,0 +1,98 @@
+"""Forking a child per task, reading its report, reaping it, and killing it when due.
+
+The only code that forks. Everything a child inherits is final when `_fork` runs: the loop
+forks only after the claim's transaction has committed and buffers were flushed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import time
+from contextlib import suppress
+from typing import Any
+
+from pq.worker.attempt import Child, finish_record, log_outcome, parse_report
+from pq.worker.child import run_child
+from pq.worker.limits import Limits
+from pq.worker.outcome import KillReason, Usage, classify, usage_of
+from pq.worker.recording import Recording
+
+log = logging.getLogger("pq.worker")
+
+
+class Supervision(Recording):
+    def _fork(self, row: dict[str, Any]) -> None:
+        max_runtime = row["options"].get("max_runtime") or self.settings.max_runtime
+        limits = Limits.for_task(row["options"], self.settings.max_memory, self.settings.max_cpu)
+        read_fd, write_fd = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: never returns
+            try:
+                os.close(read_fd)
+                run_child(self.runtime, row, write_fd, self.hooks, limits)
+            finally:
+                os._exit(70)
+        os.close(write_fd)
+        # Both sides set the process group, so it is in place whichever runs first.
+        with suppress(OSError):
+            os.setpgid(pid, pid)
+        os.set_blocking(read_fd, False)
+        child = Child(pid, row, read_fd, time.monotonic(), max_runtime, limits)
+        self.children[pid] = child
+        self.waiter.watch(read_fd, child)
+
+    def _read_report(self, child: Child) -> None:
+        if not child.read_available():
+            self.waiter.unwatch(child.read_fd)
+            child.close_pipe()
+
+    def _reap(self, *, block: bool = False) -> None:
+        while self.children:
+            try:
+                pid, status, rusage = os.wait4(-1, 0 if block else os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            child = self.children.pop(pid, None)
+            if child is not None:
+                self._collect(child, status, usage_of(rusage, time.monotonic() - child.started))
+            if block:
+                return
+
+    def _collect(self, child: Child, status: int, usage: Usage) -> None:
+        # The child has exited, so everything it wrote is in the pipe; a grandchild may still
+        # hold the write end open, so read what is there instead of waiting for EOF.
+        child.read_available()
+        self.waiter.unwatch(child.read_fd)
+        child.close_pipe()
+        report = parse_report(bytes(child.report))
+        outcome = classify(status, report, child.killed_for, max_runtime=child.max_runtime)
+        self.finished.append(finish_record(child.row, outcome, usage))
+        self.processed += 1
+        log_outcome(child.row, outcome, usage)
+
+    def _enforce_deadlines(self) -> None:
+        now = time.monotonic()
+        for child in self.children.values():
+            if child.killed_for is not None:
+                continue
+            deadline = child.deadline
+            if deadline is not None and now >= deadline:
+                self._kill(child, KillReason.TIMEOUT)
+            elif self.kill_now or (self.stopping and now >= self.stop_deadline):
+                self._kill(child, KillReason.SHUTDOWN)
+
+    def _cancel_running(self, task_id: int) -> None:
+        for child in self.children.values():
+            if child.row["id"] == task_id and child.killed_for is None:
+                log.info("task %s: cancelled while running, killing its child", task_id)
+                self._kill(child, KillReason.CANCEL)
+
+    def _kill(self, child: Child, reason: KillReason) -> None:
+        child.killed_for = reason
+        # The whole process group: whatever the task started dies with it.
+        with suppress(ProcessLookupError, PermissionError):
+            os.killpg(child.pid, signal.SIGKILL)
