@@ -223,6 +223,7 @@ class PQ(EnqueueMixin, ReadingMixin, SchedulesMixin, OpsMixin):
         lease: float | None = None,
         heartbeat_interval: float | None = None,
         poll_only: bool = False,
+        prefetch: int | None = None,
     ) -> int:
         """Runs a worker in this process until it is signalled (or, with burst, runs dry).
 
@@ -245,6 +246,7 @@ class PQ(EnqueueMixin, ReadingMixin, SchedulesMixin, OpsMixin):
             lease=lease,
             heartbeat_interval=heartbeat_interval,
             poll_only=poll_only,
+            prefetch=prefetch,
         )
         return self.run_worker_with(settings, Hooks(pre_execute, post_execute))
 

@@ -37,6 +37,10 @@ def _env_int(name: str, default: int) -> int:
         raise ConfigurationError(f"{name}={raw!r} is not a whole number") from None
 
 
+def _env_optional_int(name: str) -> int | None:
+    return None if os.environ.get(name) in (None, "") else _env_int(name, 0)
+
+
 def validate_schema_name(schema: str) -> str:
     """Schema names are spliced into SQL, so only plain lower-case identifiers are allowed."""
     if not _SCHEMA_NAME.match(schema):
@@ -88,6 +92,14 @@ class WorkerSettings:
     drain_timeout: float = field(default_factory=lambda: _env_float("PQ_DRAIN_TIMEOUT", 30.0))
     poll_only: bool = False  # no LISTEN: for PgBouncer in transaction mode
     burst: bool = False  # exit once nothing is left to run
+    # rows claimed beyond the free slots, started without a round trip as slots free up;
+    # None: as many as the concurrency, 0: claim only for free slots
+    prefetch: int | None = field(default_factory=lambda: _env_optional_int("PQ_PREFETCH"))
+
+    @property
+    def claim_ahead(self) -> int:
+        """How many rows the worker holds claimed beyond its free slots."""
+        return self.concurrency if self.prefetch is None else self.prefetch
 
     @property
     def priority_list(self) -> list[int] | None:
@@ -100,6 +112,8 @@ class WorkerSettings:
             raise ConfigurationError(f"max_cpu={self.max_cpu}: it must be > 0 CPU seconds")
         if self.concurrency < 1:
             raise ConfigurationError(f"concurrency={self.concurrency}: it must be at least 1")
+        if self.prefetch is not None and self.prefetch < 0:
+            raise ConfigurationError(f"prefetch={self.prefetch}: it must be 0 or more")
         if self.poll_interval <= 0:
             raise ConfigurationError(f"poll_interval={self.poll_interval}: it must be > 0")
         if self.max_runtime is not None and self.max_runtime <= 0:

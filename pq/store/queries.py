@@ -190,6 +190,13 @@ class Queries:
             "channel": self.channel,
         }
 
+    def task_release(self, ex: Executor, held: list[tuple[int, int, int]]) -> int:
+        """Hands back claimed rows never started, as (id, attempt, worker id); returns how
+        many the fence let through."""
+        rows = [{"id": i, "attempt": a, "worker_id": w} for i, a, w in held]
+        params = {"rows": json.dumps(rows), "channel": self.channel}
+        return len(ex.fetch(self.sql("task_release"), params))
+
     def task_get(self, ex: Executor, task_id: int) -> Row | None:
         rows = ex.fetch(self.sql("task_get"), {"id": task_id})
         return rows[0] if rows else None

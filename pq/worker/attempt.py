@@ -120,6 +120,8 @@ def finish_record(row: dict[str, Any], outcome: Outcome, usage: Usage) -> dict[s
 
 def log_outcome(row: dict[str, Any], outcome: Outcome, usage: Usage) -> None:
     level = logging.INFO if outcome.kind is OutcomeKind.SUCCESS else logging.WARNING
+    if not log.isEnabledFor(level):
+        return  # nothing formatted per task when the level hides it
     log.log(
         level,
         "task %s (%s) attempt %s: %s in %.3fs%s",

@@ -1,17 +1,16 @@
 """The worker parent: claim, fork, supervise, record, heartbeat, drain.
 
 The parent never runs task code. It holds two connections (work and LISTEN) whatever its
-concurrency, claims as many rows as it has free slots in one statement, forks one child per
-row, learns how each child ended from os.wait4 and the child's report pipe, and records all
-ended attempts of a loop turn in one statement fenced by (id, attempt, worker id, running).
+concurrency, claims its free slots plus a few rows ahead in one statement (ahead.py), forks
+one child per row, learns how each child ended from os.wait4 and the child's report pipe, and
+records the ended attempts of a loop turn or a few in one statement fenced by (id, attempt,
+worker id, running).
 This module is the loop; its duties live in the mixins below `Worker` (see pq/worker/state.py).
 """
 
 from __future__ import annotations
 
-import gc
 import logging
-import sys
 import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -102,6 +101,7 @@ class Worker(Upkeep):
                 self._kill(child, KillReason.SHUTDOWN)
             while self.children:
                 self._reap(block=True)
+        self._release_held()
         self._flush()
         if self.finished:
             log.error(
@@ -146,16 +146,20 @@ class Worker(Upkeep):
             self._refresh_pauses()
             self._rescue_if_due()
             self._run_due_ticks()
+            if self.stopping:
+                self._release_held()
+            self._start_held()
             if self._may_claim():
                 self._claim_and_fork()  # also records the attempts that ended: one commit
                 continue  # re-check before sleeping: an empty claim may have ended a burst
-            self._flush()
+            if self._flush_due():
+                self._flush()
             if self._done():
                 return
             self._sleep()
 
     def _done(self) -> bool:
-        if self.children:
+        if self.children or self.held:
             return False
         if self.finished:
             # Unrecorded attempts wait for the database, but a stop does not wait forever.
@@ -166,14 +170,8 @@ class Worker(Upkeep):
             return True
         return self.settings.burst and not self.maybe_work and not self._awaiting_retries()
 
-    def _free_slots(self) -> int:
-        free = self.settings.concurrency - len(self.children)
-        if self.max_tasks is not None:
-            free = min(free, self.max_tasks - self.processed - len(self.children))
-        return free
-
     def _may_claim(self) -> bool:
-        if self.stopping or self._free_slots() <= 0 or not self.link.up:
+        if self.stopping or self._claim_limit() <= 0 or not self.link.up:
             return False
         if not self.queues:  # every queue of this worker is paused
             self.maybe_work = False
@@ -181,7 +179,7 @@ class Worker(Upkeep):
         return self.maybe_work or time.monotonic() >= self.next_poll
 
     def _claim_and_fork(self) -> None:
-        limit = self._free_slots()
+        limit = self._claim_limit()
         result = self.link.call(
             "recording and claiming tasks",
             lambda ex: self.queries.task_finish_and_claim(
@@ -199,22 +197,14 @@ class Worker(Upkeep):
         self._recorded(changed)
         self.next_poll = time.monotonic() + self.settings.poll_interval
         self.maybe_work = len(rows) == limit  # a full batch: there may be more waiting
-        if rows:
-            # Objects that exist now are never collected by the children, so a child's GC
-            # does not touch (and copy) pages it shares with the parent.
-            gc.freeze()
-            # Flush now so the children do not inherit (and print again) buffered output.
-            sys.stdout.flush()
-            sys.stderr.flush()
-            for row in rows:
-                self.awaited_retries.pop(row["id"], None)
-                self.due_retries.pop(row["id"], None)
-                self._fork(row)
+        self.held.extend(rows)
+        self._start_held()  # into the free slots; the rest wait for slots to free up
 
     def _sleep(self) -> None:
         now = time.monotonic()
         wake_at = [self.next_poll, self.next_heartbeat, self.scheduler.next_check]
         wake_at += self.awaited_retries.values()
+        wake_at += self._flush_wake()
         wake_at += [c.deadline for c in self.children.values() if c.deadline and not c.killed_for]
         if self.stopping:
             wake_at.append(self.stop_deadline)

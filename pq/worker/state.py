@@ -2,7 +2,8 @@
 
 The worker parent is one class assembled from mixins, one duty per module, stacked in a line
 so each sees the methods of the ones below it: `WorkerState` (this module) <- `Recording`
-(writing ended attempts) <- `Supervision` (forking and reaping children) <- `Upkeep`
+(writing ended attempts) <- `Supervision` (forking and reaping children) <- `ClaimAhead`
+(rows claimed beyond the free slots) <- `Upkeep`
 (heartbeat, pauses, rescue, ticks, reconnects) <- `Worker` (the loop, in loop.py).
 """
 
@@ -55,6 +56,8 @@ class WorkerState:
         self.upgrade_hint = upgrade_hint
         self.children: dict[int, Child] = {}
         self.finished: list[dict[str, Any]] = []
+        self.first_finished_at = 0.0  # when the oldest unrecorded ending was added
+        self.held: list[dict[str, Any]] = []  # rows claimed ahead, not started yet (ahead.py)
         self.processed = 0
         self.stopping = False
         self.stop_deadline = 0.0

@@ -14,7 +14,7 @@ from contextlib import suppress
 from typing import Any
 
 from pq.worker.attempt import Child, finish_record, log_outcome, parse_report
-from pq.worker.child import run_child
+from pq.worker.child import prepare, run_child
 from pq.worker.limits import Limits
 from pq.worker.outcome import KillReason, Usage, classify, usage_of
 from pq.worker.recording import Recording
@@ -26,6 +26,7 @@ class Supervision(Recording):
     def _fork(self, row: dict[str, Any]) -> None:
         max_runtime = row["options"].get("max_runtime") or self.settings.max_runtime
         limits = Limits.for_task(row["options"], self.settings.max_memory, self.settings.max_cpu)
+        prepare(self.runtime, row["name"])  # once per function, inherited by every child
         read_fd, write_fd = os.pipe()
         pid = os.fork()
         if pid == 0:  # the child: never returns
@@ -70,7 +71,7 @@ class Supervision(Recording):
         child.close_pipe()
         report = parse_report(bytes(child.report))
         outcome = classify(status, report, child.killed_for, max_runtime=child.max_runtime)
-        self.finished.append(finish_record(child.row, outcome, usage))
+        self._add_finished(finish_record(child.row, outcome, usage))
         self.processed += 1
         log_outcome(child.row, outcome, usage)
 

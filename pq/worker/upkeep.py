@@ -7,13 +7,13 @@ import logging
 import time
 
 from pq.store.db import PsycopgExecutor
+from pq.worker.ahead import ClaimAhead
 from pq.worker.fleet import register_worker, release_unowned_tasks, rescue_lost_tasks
-from pq.worker.supervision import Supervision
 
 log = logging.getLogger("pq.worker")
 
 
-class Upkeep(Supervision):
+class Upkeep(ClaimAhead):
     def _register(self, ex: PsycopgExecutor) -> int:
         return register_worker(self.queries, ex, self.settings)
 
@@ -37,7 +37,7 @@ class Upkeep(Supervision):
                 self.worker_id,
             )
         self.gate.stale = True  # the polling fallback for a pause notice we missed
-        if self.children:  # the polling fallback for a cancel notice we missed
+        if self.children or self.held:  # the polling fallback for a cancel notice we missed
             for task_id in self.queries.task_list_cancel_requested(ex, self.worker_id):
                 self._cancel_running(task_id)
 
@@ -45,6 +45,7 @@ class Upkeep(Supervision):
         if self.gate.stale and self.link.up:
             self.link.call("reading paused queues", lambda ex: self.gate.refresh(self.queries, ex))
             self.queues = self.gate.open
+            self._release_held(self.gate.paused)  # claimed ahead before the pause: hand back
 
     def _rescue_if_due(self) -> None:
         now = time.monotonic()
@@ -72,7 +73,7 @@ class Upkeep(Supervision):
             # Write what waited, then hand back any claim whose reply the outage swallowed.
             self._flush()
             if not self.finished:
-                keep = [c.row["id"] for c in self.children.values()]
+                keep = [c.row["id"] for c in self.children.values()] + self._held_ids()
                 self.link.call(
                     "releasing unowned tasks",
                     lambda ex: release_unowned_tasks(self.queries, ex, self.worker_id, keep),
