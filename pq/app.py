@@ -224,6 +224,7 @@ class PQ(EnqueueMixin, ReadingMixin, SchedulesMixin, OpsMixin):
         heartbeat_interval: float | None = None,
         poll_only: bool = False,
         prefetch: int | None = None,
+        spares: int | None = None,
     ) -> int:
         """Runs a worker in this process until it is signalled (or, with burst, runs dry).
 
@@ -247,6 +248,7 @@ class PQ(EnqueueMixin, ReadingMixin, SchedulesMixin, OpsMixin):
             heartbeat_interval=heartbeat_interval,
             poll_only=poll_only,
             prefetch=prefetch,
+            spares=spares,
         )
         return self.run_worker_with(settings, Hooks(pre_execute, post_execute))
 

@@ -95,6 +95,10 @@ class WorkerSettings:
     # rows claimed beyond the free slots, started without a round trip as slots free up;
     # None: as many as the concurrency, 0: claim only for free slots
     prefetch: int | None = field(default_factory=lambda: _env_optional_int("PQ_PREFETCH"))
+    # children forked ahead and waiting, each for exactly one task (see pq/worker/standby.py)
+    spares: int = field(default_factory=lambda: _env_int("PQ_SPARES", 0))
+    # seconds a spare may wait for a row before it is replaced by a fresh one
+    spare_max_idle: float = field(default_factory=lambda: _env_float("PQ_SPARE_MAX_IDLE", 30.0))
 
     @property
     def claim_ahead(self) -> int:
@@ -114,6 +118,10 @@ class WorkerSettings:
             raise ConfigurationError(f"concurrency={self.concurrency}: it must be at least 1")
         if self.prefetch is not None and self.prefetch < 0:
             raise ConfigurationError(f"prefetch={self.prefetch}: it must be 0 or more")
+        if self.spares < 0:
+            raise ConfigurationError(f"spares={self.spares}: it must be 0 or more")
+        if self.spare_max_idle <= 0:
+            raise ConfigurationError(f"spare_max_idle={self.spare_max_idle}: it must be > 0")
         if self.poll_interval <= 0:
             raise ConfigurationError(f"poll_interval={self.poll_interval}: it must be > 0")
         if self.max_runtime is not None and self.max_runtime <= 0:

@@ -138,6 +138,15 @@ def worker(
             "end. Default: the concurrency; 0 claims only for free slots.",
         ),
     ] = None,
+    spares: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option(
+            metavar="N",
+            min=0,
+            help="Children forked ahead, waiting for a task (each still runs exactly one): "
+            "a new task starts without a fork. Default 0.",
+        ),
+    ] = None,
     pre_execute: Annotated[
         Optional[str],  # noqa: UP045
         typer.Option(
@@ -177,6 +186,7 @@ def worker(
             lease=lease,
             heartbeat_interval=heartbeat_interval,
             prefetch=prefetch,
+            spares=spares,
         )
         pq_app.run_worker_with(settings, hooks, upgrade_hint=f"pq migrate {app}")
 

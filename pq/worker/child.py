@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from pq.models import OutcomeKind, Task
 from pq.retry import Retry
 from pq.serialization import annotates_a_model, restore_arguments
+from pq.worker.handoff import receive
 from pq.worker.limits import Limits
 
 if TYPE_CHECKING:
@@ -55,6 +56,23 @@ def run_child(
         _become_independent()
         report = _execute(runtime, row, hooks, limits)
         _write_all(write_fd, encode_report(report))
+    except BaseException:  # nothing may escape: the stack above us is the parent's loop
+        code = EXIT_REPORT_FAILED
+    _flush_standard_streams()
+    os._exit(code)
+
+
+def run_spare(runtime: Runtime, handoff_fd: int, write_fd: int, hooks: Hooks) -> NoReturn:
+    """A spare: forked before its task existed, it waits on its handoff pipe for one row,
+    runs it exactly as run_child would, reports and exits. EOF instead of a row (the parent
+    retired it, stopped, or died) means exit at once."""
+    code = 0
+    try:
+        _become_independent()
+        received = receive(handoff_fd)
+        if received is not None:
+            row, limits = received
+            _write_all(write_fd, encode_report(_execute(runtime, row, hooks, limits)))
     except BaseException:  # nothing may escape: the stack above us is the parent's loop
         code = EXIT_REPORT_FAILED
     _flush_standard_streams()

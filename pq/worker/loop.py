@@ -102,6 +102,8 @@ class Worker(Upkeep):
             while self.children:
                 self._reap(block=True)
         self._release_held()
+        self._retire_all_spares()
+        self._reap_retired()
         self._flush()
         if self.finished:
             log.error(
@@ -148,6 +150,7 @@ class Worker(Upkeep):
             self._run_due_ticks()
             if self.stopping:
                 self._release_held()
+                self._retire_all_spares()
             self._start_held()
             if self._may_claim():
                 self._claim_and_fork()  # also records the attempts that ended: one commit
@@ -156,6 +159,7 @@ class Worker(Upkeep):
                 self._flush()
             if self._done():
                 return
+            self._replenish_spares()
             self._sleep()
 
     def _done(self) -> bool:
@@ -205,6 +209,7 @@ class Worker(Upkeep):
         wake_at = [self.next_poll, self.next_heartbeat, self.scheduler.next_check]
         wake_at += self.awaited_retries.values()
         wake_at += self._flush_wake()
+        wake_at += self._spare_wake()
         wake_at += [c.deadline for c in self.children.values() if c.deadline and not c.killed_for]
         if self.stopping:
             wake_at.append(self.stop_deadline)

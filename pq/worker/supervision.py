@@ -23,26 +23,40 @@ log = logging.getLogger("pq.worker")
 
 
 class Supervision(Recording):
-    def _fork(self, row: dict[str, Any]) -> None:
+    def _limits_of(self, row: dict[str, Any]) -> tuple[float | None, Limits]:
         max_runtime = row["options"].get("max_runtime") or self.settings.max_runtime
         limits = Limits.for_task(row["options"], self.settings.max_memory, self.settings.max_cpu)
+        return max_runtime, limits
+
+    def _fork(self, row: dict[str, Any]) -> None:
+        max_runtime, limits = self._limits_of(row)
         prepare(self.runtime, row["name"])  # once per function, inherited by every child
         read_fd, write_fd = os.pipe()
         pid = os.fork()
         if pid == 0:  # the child: never returns
             try:
                 os.close(read_fd)
+                self._drop_spare_ends()
                 run_child(self.runtime, row, write_fd, self.hooks, limits)
             finally:
                 os._exit(70)
         os.close(write_fd)
+        self._started(Child(pid, row, read_fd, time.monotonic(), max_runtime, limits))
+
+    def _started(self, child: Child) -> None:
         # Both sides set the process group, so it is in place whichever runs first.
         with suppress(OSError):
-            os.setpgid(pid, pid)
-        os.set_blocking(read_fd, False)
-        child = Child(pid, row, read_fd, time.monotonic(), max_runtime, limits)
-        self.children[pid] = child
-        self.waiter.watch(read_fd, child)
+            os.setpgid(child.pid, child.pid)
+        os.set_blocking(child.read_fd, False)
+        self.children[child.pid] = child
+        self.waiter.watch(child.read_fd, child)
+
+    def _drop_spare_ends(self) -> None:
+        """In a new child: close the parent's ends of the spares' handoff pipes, so that a
+        spare sees EOF (and exits) when the parent dies, whoever outlives it."""
+        for spare in self.spares:
+            with suppress(OSError):
+                os.close(spare.handoff_fd)
 
     def _read_report(self, child: Child) -> None:
         if not child.read_available():
@@ -50,7 +64,7 @@ class Supervision(Recording):
             child.close_pipe()
 
     def _reap(self, *, block: bool = False) -> None:
-        while self.children:
+        while self.children or self.spares or self.retired:
             try:
                 pid, status, rusage = os.wait4(-1, 0 if block else os.WNOHANG)
             except ChildProcessError:
@@ -60,6 +74,8 @@ class Supervision(Recording):
             child = self.children.pop(pid, None)
             if child is not None:
                 self._collect(child, status, usage_of(rusage, time.monotonic() - child.started))
+            else:
+                self._forget_idle(pid)
             if block:
                 return
 
@@ -74,6 +90,17 @@ class Supervision(Recording):
         self._add_finished(finish_record(child.row, outcome, usage))
         self.processed += 1
         log_outcome(child.row, outcome, usage)
+
+    def _forget_idle(self, pid: int) -> None:
+        """A child that had no task ended: a retired spare, or one that died waiting."""
+        self.retired.discard(pid)
+        for spare in self.spares:
+            if spare.pid == pid:
+                self.spares.remove(spare)
+                for fd in (spare.handoff_fd, spare.read_fd):
+                    with suppress(OSError):
+                        os.close(fd)
+                return
 
     def _enforce_deadlines(self) -> None:
         now = time.monotonic()

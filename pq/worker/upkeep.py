@@ -7,13 +7,13 @@ import logging
 import time
 
 from pq.store.db import PsycopgExecutor
-from pq.worker.ahead import ClaimAhead
 from pq.worker.fleet import register_worker, release_unowned_tasks, rescue_lost_tasks
+from pq.worker.standby import Standby
 
 log = logging.getLogger("pq.worker")
 
 
-class Upkeep(ClaimAhead):
+class Upkeep(Standby):
     def _register(self, ex: PsycopgExecutor) -> int:
         return register_worker(self.queries, ex, self.settings)
 
