@@ -157,6 +157,7 @@ class PQ(EnqueueMixin, ReadingMixin, SchedulesMixin, OpsMixin):
         retry_on: Iterable[OutcomeKind | str] | None = None,
         backoff: Backoff | float | None = None,
         max_cpu: float | None = None,
+        tasks_per_child: int | None = None,
     ) -> TaskDecorator: ...
 
     def task(
@@ -172,12 +173,14 @@ class PQ(EnqueueMixin, ReadingMixin, SchedulesMixin, OpsMixin):
         retry_on: Iterable[OutcomeKind | str] | None = None,
         backoff: Backoff | float | None = None,
         max_cpu: float | None = None,
+        tasks_per_child: int | None = None,
     ) -> TaskFunction[Any, Any] | TaskDecorator:
         """Registers a task. `@app.task` or `@app.task(priority=..., max_runtime=...)`.
 
         retries: extra attempts after a failure whose kind is in retry_on (default: exception,
         timeout, lost, interrupted), each after `backoff` (see pq.Backoff). max_memory ('512MiB')
-        and max_cpu (seconds) limit the child; see docs/reliability.md.
+        and max_cpu (seconds) limit the child; see docs/reliability.md. tasks_per_child=N lets
+        one child run up to N such tasks in a row (faster, less isolated; docs/worker.md).
         """
         # merged() validates and normalises (sizes, outcome names, backoff numbers).
         options = TaskOptions().merged(
@@ -189,6 +192,7 @@ class PQ(EnqueueMixin, ReadingMixin, SchedulesMixin, OpsMixin):
             retry_on=retry_on,
             backoff=backoff,
             max_cpu=max_cpu,
+            tasks_per_child=tasks_per_child,
         )
 
         def register(func: Callable[..., Any]) -> TaskFunction[Any, Any]:
@@ -225,6 +229,7 @@ class PQ(EnqueueMixin, ReadingMixin, SchedulesMixin, OpsMixin):
         poll_only: bool = False,
         prefetch: int | None = None,
         spares: int | None = None,
+        tasks_per_child: int | None = None,
     ) -> int:
         """Runs a worker in this process until it is signalled (or, with burst, runs dry).
 
@@ -249,6 +254,7 @@ class PQ(EnqueueMixin, ReadingMixin, SchedulesMixin, OpsMixin):
             poll_only=poll_only,
             prefetch=prefetch,
             spares=spares,
+            tasks_per_child=tasks_per_child,
         )
         return self.run_worker_with(settings, Hooks(pre_execute, post_execute))
 

@@ -99,6 +99,8 @@ class WorkerSettings:
     spares: int = field(default_factory=lambda: _env_int("PQ_SPARES", 0))
     # seconds a spare may wait for a row before it is replaced by a fresh one
     spare_max_idle: float = field(default_factory=lambda: _env_float("PQ_SPARE_MAX_IDLE", 30.0))
+    # tasks one child may run in a row (tasks may set their own); 1: a fresh child per task
+    tasks_per_child: int = field(default_factory=lambda: _env_int("PQ_TASKS_PER_CHILD", 1))
 
     @property
     def claim_ahead(self) -> int:
@@ -116,12 +118,7 @@ class WorkerSettings:
             raise ConfigurationError(f"max_cpu={self.max_cpu}: it must be > 0 CPU seconds")
         if self.concurrency < 1:
             raise ConfigurationError(f"concurrency={self.concurrency}: it must be at least 1")
-        if self.prefetch is not None and self.prefetch < 0:
-            raise ConfigurationError(f"prefetch={self.prefetch}: it must be 0 or more")
-        if self.spares < 0:
-            raise ConfigurationError(f"spares={self.spares}: it must be 0 or more")
-        if self.spare_max_idle <= 0:
-            raise ConfigurationError(f"spare_max_idle={self.spare_max_idle}: it must be > 0")
+        self._check_child_supply()
         if self.poll_interval <= 0:
             raise ConfigurationError(f"poll_interval={self.poll_interval}: it must be > 0")
         if self.max_runtime is not None and self.max_runtime <= 0:
@@ -133,6 +130,19 @@ class WorkerSettings:
                 f"lease={self.lease}s must be longer than heartbeat_interval="
                 f"{self.heartbeat_interval}s, or live workers would be taken for lost"
             )
+
+    def _check_child_supply(self) -> None:
+        """prefetch, spares, tasks_per_child: how the worker keeps rows and children ready."""
+        if self.prefetch is not None and self.prefetch < 0:
+            raise ConfigurationError(f"prefetch={self.prefetch}: it must be 0 or more")
+        if self.spares < 0:
+            raise ConfigurationError(f"spares={self.spares}: it must be 0 or more")
+        if self.tasks_per_child < 1:
+            raise ConfigurationError(
+                f"tasks_per_child={self.tasks_per_child}: it must be at least 1"
+            )
+        if self.spare_max_idle <= 0:
+            raise ConfigurationError(f"spare_max_idle={self.spare_max_idle}: it must be > 0")
 
 
 def build_worker_settings(

@@ -34,6 +34,8 @@ class Child:
     killed_for: KillReason | None = None
     report: bytearray = field(default_factory=bytearray)
     pipe_open: bool = True
+    reuse: int = 1  # tasks_per_child of a reused child (its reports are framed), else 1
+    handoff_fd: int = -1  # a reused child's handoff pipe, for its next row
 
     @property
     def deadline(self) -> float | None:

@@ -11,6 +11,7 @@ import contextlib
 import inspect
 import json
 import os
+import resource
 import signal
 import sys
 import traceback
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from pq.models import OutcomeKind, Task
 from pq.retry import Retry
 from pq.serialization import annotates_a_model, restore_arguments
-from pq.worker.handoff import receive
+from pq.worker.handoff import frame, receive
 from pq.worker.limits import Limits
 
 if TYPE_CHECKING:
@@ -73,6 +74,40 @@ def run_spare(runtime: Runtime, handoff_fd: int, write_fd: int, hooks: Hooks) ->
         if received is not None:
             row, limits = received
             _write_all(write_fd, encode_report(_execute(runtime, row, hooks, limits)))
+    except BaseException:  # nothing may escape: the stack above us is the parent's loop
+        code = EXIT_REPORT_FAILED
+    _flush_standard_streams()
+    os._exit(code)
+
+
+def run_reusable(
+    runtime: Runtime, handoff_fd: int, write_fd: int, hooks: Hooks, tasks: int
+) -> NoReturn:
+    """A reused child (tasks_per_child > 1): runs up to `tasks` rows handed to it one after
+    another, each report framed and carrying the CPU and peak RSS this task saw; the last
+    report says it is the last, so the parent never hands it another row. It leaves early
+    when its peak RSS grew past the task's max_memory, or on EOF."""
+    code = 0
+    try:
+        _become_independent()
+        for n in range(1, tasks + 1):
+            received = receive(handoff_fd)
+            if received is None:
+                break
+            row, limits = received
+            before = resource.getrusage(resource.RUSAGE_SELF)
+            report = _execute(runtime, row, hooks, limits.reused(before))
+            after = resource.getrusage(resource.RUSAGE_SELF)
+            grown = limits.max_memory is not None and after.ru_maxrss * 1024 > limits.max_memory
+            report["usage"] = [
+                after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime,
+                after.ru_maxrss,
+            ]
+            report["last"] = n == tasks or grown
+            _flush_standard_streams()
+            _write_all(write_fd, frame(encode_report(report)))
+            if report["last"]:
+                break
     except BaseException:  # nothing may escape: the stack above us is the parent's loop
         code = EXIT_REPORT_FAILED
     _flush_standard_streams()

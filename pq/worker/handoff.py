@@ -29,6 +29,7 @@ class Spare:
     handoff_fd: int  # the parent's write end of the child's handoff pipe
     read_fd: int  # the parent's read end of the child's report pipe
     born: float  # time.monotonic() when forked (or when it last became idle)
+    reuse: int = 1  # 1: a spare for one task; N: a reused child of tasks_per_child=N
 
 
 def _plain(value: Any) -> Any:
@@ -37,12 +38,24 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
+def frame(body: bytes) -> bytes:
+    return _LENGTH.pack(len(body)) + body
+
+
+def unframe(data: bytes | bytearray) -> tuple[bytes, int] | None:
+    """The first complete message in `data` and the bytes it took, or None if incomplete."""
+    if len(data) < _LENGTH.size:
+        return None
+    end = _LENGTH.size + _LENGTH.unpack_from(data)[0]
+    return (bytes(data[_LENGTH.size : end]), end) if len(data) >= end else None
+
+
 def encode(row: dict[str, Any], limits: Limits) -> bytes:
     body = json.dumps(
         {"row": row, "max_memory": limits.max_memory, "max_cpu": limits.max_cpu},
         default=_plain,
     ).encode()
-    return _LENGTH.pack(len(body)) + body
+    return frame(body)
 
 
 def send(fd: int, message: bytes) -> None:

@@ -30,19 +30,21 @@ log = logging.getLogger("pq.worker")
 class Standby(ClaimAhead):
     def _fork(self, row: dict[str, Any]) -> None:
         prepare(self.runtime, row["name"])
-        while self.spares:
-            if self._hand_off(self.spares.pop(0), row):
+        while spare := next((s for s in self.spares if s.reuse == 1), None):
+            self.spares.remove(spare)
+            if self._hand_off(spare, row):
                 return
         super()._fork(row)
 
-    def _hand_off(self, spare: Spare, row: dict[str, Any]) -> bool:
+    def _hand_off(self, spare: Spare, row: dict[str, Any], *, keep_pipe: bool = False) -> bool:
         max_runtime, limits = self._limits_of(row)
         try:
             handoff.send(spare.handoff_fd, handoff.encode(row, limits))
         except OSError:  # it died waiting: reaped as idle; fork instead
             self._retire(spare)
             return False
-        os.close(spare.handoff_fd)  # one task only: it reads EOF if it ever asks again
+        if not keep_pipe:  # one task only: it reads EOF if it ever asks again
+            os.close(spare.handoff_fd)
         self._started(Child(spare.pid, row, spare.read_fd, time.monotonic(), max_runtime, limits))
         return True
 
@@ -51,10 +53,11 @@ class Standby(ClaimAhead):
         now = time.monotonic()
         for spare in [s for s in self.spares if now - s.born > self.settings.spare_max_idle]:
             self._retire(spare)
-        if self.stopping or len(self.spares) >= self.settings.spares:
+        missing = self.settings.spares - sum(1 for s in self.spares if s.reuse == 1)
+        if self.stopping or missing <= 0:
             return
         self._before_forks()
-        while len(self.spares) < self.settings.spares:
+        for _ in range(missing):
             self._fork_spare()
 
     def _spare_wake(self) -> list[float]:

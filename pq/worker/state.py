@@ -3,7 +3,8 @@
 The worker parent is one class assembled from mixins, one duty per module, stacked in a line
 so each sees the methods of the ones below it: `WorkerState` (this module) <- `Recording`
 (writing ended attempts) <- `Supervision` (forking and reaping children) <- `ClaimAhead`
-(rows claimed beyond the free slots) <- `Standby` (spare children) <- `Upkeep`
+(rows claimed beyond the free slots) <- `Standby` (spare children) <-
+`Reuse` (tasks_per_child) <- `Upkeep`
 (heartbeat, pauses, rescue, ticks, reconnects) <- `Worker` (the loop, in loop.py).
 """
 

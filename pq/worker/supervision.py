@@ -54,9 +54,11 @@ class Supervision(Recording):
     def _drop_spare_ends(self) -> None:
         """In a new child: close the parent's ends of the spares' handoff pipes, so that a
         spare sees EOF (and exits) when the parent dies, whoever outlives it."""
-        for spare in self.spares:
+        ends = [s.handoff_fd for s in self.spares]
+        ends += [c.handoff_fd for c in self.children.values() if c.handoff_fd >= 0]
+        for fd in ends:
             with suppress(OSError):
-                os.close(spare.handoff_fd)
+                os.close(fd)
 
     def _read_report(self, child: Child) -> None:
         if not child.read_available():

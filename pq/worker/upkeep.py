@@ -8,12 +8,12 @@ import time
 
 from pq.store.db import PsycopgExecutor
 from pq.worker.fleet import register_worker, release_unowned_tasks, rescue_lost_tasks
-from pq.worker.standby import Standby
+from pq.worker.reuse import Reuse
 
 log = logging.getLogger("pq.worker")
 
 
-class Upkeep(Standby):
+class Upkeep(Reuse):
     def _register(self, ex: PsycopgExecutor) -> int:
         return register_worker(self.queries, ex, self.settings)
 
