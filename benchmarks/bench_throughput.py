@@ -7,7 +7,10 @@ same size: pq, psycopg and pydantic imported):
 - each drain is compared with a bare fork/_exit/wait loop keeping as many children in flight
   (targets: >= 0.8x at concurrency 2, >= 0.9x at concurrency 8), and its CPU per task is split
   by part: the worker parent, its children, the Postgres server. "Over bare fork" is the
-  parent + child CPU beyond the bare loop's (target: under 1 ms per task);
+  parent + child CPU beyond the bare loop's (target: under 1 ms per task). Each drain runs
+  three ways: a fresh child forked per task, spare children (--spares), and reuse
+  (tasks_per_child=100, no fork per task: its ratio may pass 1, and its figures are the ones
+  to compare with Celery prefork, benchmarks/peers/bench_celery.py);
 - delay() is compared with a raw psycopg INSERT + commit loop (target: >= 0.8x).
 Nothing is asserted: the figures are printed.
 """
@@ -28,6 +31,7 @@ app: PQ = fresh_app("pq_bench_throughput")
 
 TARGETS = {2: 0.8, 8: 0.9}  # drain rate / bare fork loop rate, by concurrency
 OVERHEAD_TARGET_MS = 1.0  # parent + child CPU per task beyond a bare fork
+REUSE = 100  # tasks_per_child of the reuse rows (compare them with Celery: benchmarks/peers/)
 
 
 @app.task
@@ -120,11 +124,15 @@ def main() -> None:
     for concurrency in args.concurrency or (2, 8):
         bare = measure(lambda c=concurrency: bare_fork_loop(n, c), server)
         print_row(f"bare fork loop, concurrency {concurrency}", bare, n, None, None)
-        enqueue_noops(n)
-        parts = measure(lambda c=concurrency: drain(c, {}), server)
-        print_row(
-            f"drain no-ops, concurrency {concurrency}", parts, n, bare, TARGETS.get(concurrency)
-        )
+        for label, options in (
+            ("", {}),
+            (f", --spares {concurrency}", {"spares": concurrency}),
+            (f", reuse {REUSE}", {"tasks_per_child": REUSE}),
+        ):
+            enqueue_noops(n)
+            parts = measure(lambda c=concurrency, o=options: drain(c, o), server)
+            target = TARGETS.get(concurrency) if not label.startswith(", reuse") else None
+            print_row(f"drain no-ops, c={concurrency}{label}", parts, n, bare, target)
 
     raw_rate, _ = rate(n, lambda: raw_insert_loop(n))
     print(f"  {'raw psycopg INSERT + commit (the limit)':<44} {raw_rate:>10.1f} rows/s")
