@@ -2,6 +2,7 @@
 
 from pq._version import __version__
 from pq.app import PQ
+from pq.canvas import Signature, chain, chord, group, signature
 from pq.errors import (
     ConfigurationError,
     DatabaseUnavailableError,
@@ -17,6 +18,7 @@ from pq.errors import (
     TaskFailedError,
     TaskNotFoundError,
     UnknownTaskError,
+    WorkflowFailedError,
 )
 from pq.models import Attempt, OutcomeKind, Periodic, Priority, Task, TaskStatus
 from pq.periodic.function import PeriodicFunction
@@ -41,6 +43,7 @@ __all__ = [
     "ScheduleNotFoundError",
     "SchemaOutdatedError",
     "SerializationError",
+    "Signature",
     "Task",
     "TaskCancelledError",
     "TaskDefinitionError",
@@ -50,5 +53,10 @@ __all__ = [
     "TaskNotFoundError",
     "TaskStatus",
     "UnknownTaskError",
+    "WorkflowFailedError",
     "__version__",
+    "chain",
+    "chord",
+    "group",
+    "signature",
 ]

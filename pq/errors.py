@@ -12,6 +12,7 @@
     ├── ScheduleNotFoundError       a periodic name and key with no schedule
     ├── DuplicateClientIdError      a client_id already in use (also a psycopg IntegrityError)
     ├── TaskFailedError             a waited-for task ended failed; carries the remote traceback
+    │   └── WorkflowFailedError     a chain step, group member or chord member failed
     ├── TaskCancelledError          a waited-for task was cancelled
     └── ResultTimeoutError          a wait for a result ran out of time (also a TimeoutError)
 
@@ -19,6 +20,9 @@
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
 
 import psycopg
 
@@ -74,6 +78,15 @@ class TaskFailedError(PQError):
         super().__init__(message)
         self.task_id = task_id
         self.remote_traceback = remote_traceback
+
+
+class WorkflowFailedError(TaskFailedError):
+    """Raised when a waited-for chain, group or chord failed; `failed` lists the failed Tasks."""
+
+    def __init__(self, message: str, *, failed: Sequence[Any]) -> None:
+        first = failed[0]
+        super().__init__(message, task_id=first.id, remote_traceback=first.error)
+        self.failed = list(failed)
 
 
 class TaskCancelledError(PQError):

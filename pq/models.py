@@ -25,6 +25,7 @@ class TaskStatus(enum.StrEnum):
     """Where a task is in its life."""
 
     PENDING = "pending"
+    WAITING = "waiting"  # held back by a rate limit or a per-key concurrency limit
     RUNNING = "running"
     COMPLETED = "completed"
     FAILED = "failed"
@@ -87,6 +88,10 @@ class Task(BaseModel):
     outcome: OutcomeKind | None = None
     history: list[Attempt] = Field(default_factory=list)
     periodic_id: int | None = None
+    workflow_id: int | None = None  # the chain, group or chord it belongs to
+    workflow_step: int | None = None  # its position there (chain step, group member)
+    rate_key: str | None = None  # the global rate limit it is counted against
+    concurrency_key: str | None = None  # the key whose concurrency limit it obeys
 
 
 class Periodic(BaseModel):

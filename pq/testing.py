@@ -176,6 +176,9 @@ class EagerHandle(TaskHandle):
             raise TaskCancelledError(f"task {self.id} ({call.name}) was cancelled")
         return call.result
 
+    async def aresult(self, timeout: float | None = None) -> Any:
+        return self.result(timeout)
+
 
 @contextmanager
 def eager(app: PQ, *, propagate: bool = True) -> Iterator[Enqueued]:

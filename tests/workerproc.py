@@ -20,9 +20,16 @@ FAST_ENV = {"PQ_LEASE": "4", "PQ_HEARTBEAT_INTERVAL": "0.5", "PQ_POLL_INTERVAL":
 
 
 class WorkerProcess:
-    """One `pq worker taskmods.e2eapp:app` subprocess; its log goes to a file."""
+    """One `pq worker taskmods.e2eapp:app` (or `app`) subprocess; its log goes to a file."""
 
-    def __init__(self, db_url: str, log: Path, *args: str, env: dict[str, str] | None = None):
+    def __init__(
+        self,
+        db_url: str,
+        log: Path,
+        *args: str,
+        env: dict[str, str] | None = None,
+        app: str = "taskmods.e2eapp:app",
+    ):
         self.log = log
         full_env = {
             **os.environ,
@@ -33,7 +40,7 @@ class WorkerProcess:
         }
         self._log_file = log.open("ab")
         self.proc = subprocess.Popen(
-            [str(PQ_BIN), "worker", "taskmods.e2eapp:app", *args],
+            [str(PQ_BIN), "worker", app, *args],
             env=full_env,
             stdout=self._log_file,
             stderr=subprocess.STDOUT,

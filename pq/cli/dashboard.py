@@ -14,7 +14,8 @@ from pq.errors import ConfigurationError
 
 def _missing_extra() -> ConfigurationError:
     return ConfigurationError(
-        "the dashboard needs the `dashboard` extra: pip install 'python-pq[dashboard]'"
+        "the dashboard needs the `dashboard` extra: pip install -e '.[dashboard]' "
+        "(see docs/installing.md)"
     )
 
 

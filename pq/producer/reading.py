@@ -1,5 +1,6 @@
 """The reading half of PQ's public API: look tasks up, list and count them, clear old ones,
-and wait for one to end. `PQ` inherits these methods."""
+and wait for one to end (blocking, or awaiting in an event loop). `PQ` inherits these
+methods."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ import psycopg
 
 from pq.errors import SerializationError, TaskNotFoundError
 from pq.models import Task, TaskStatus
-from pq.store.db import Executor, PsycopgExecutor
+from pq.store.db import AsyncPsycopgExecutor, Executor, PsycopgExecutor, async_connect
+from pq.store.migrate import check_schema_current
 
 if TYPE_CHECKING:
     from pq.serialization import Codec
@@ -30,6 +32,8 @@ class ReadingMixin:
 
         def executor(self, connection: Any = None) -> AbstractContextManager[Executor]: ...
         def connect(self) -> psycopg.Connection[Any]: ...
+        @property
+        def database_url(self) -> str: ...
 
     def task_from_row(self, row: dict[str, Any]) -> Task:
         """The Task snapshot of a row, its result decoded (a pickled result becomes the
@@ -41,6 +45,12 @@ class ReadingMixin:
         except SerializationError:
             return task
         return task if decoded is task.result else task.model_copy(update={"result": decoded})
+
+    def check_schema(self, upgrade_hint: str = "pq migrate APP") -> None:
+        """Raises SchemaOutdatedError unless the database has every migration this pq needs
+        (framework checks and health probes call it; `run_db_migrations()` fixes it)."""
+        with self.connect() as conn:
+            check_schema_current(PsycopgExecutor(conn), self.queries, upgrade_hint=upgrade_hint)
 
     def get_task(self, task_id: int) -> Task | None:
         with self.executor() as ex:
@@ -94,10 +104,40 @@ class ReadingMixin:
                 task = self.task_from_row(row)
                 if task.status in _FINAL:
                     return task
-                remaining = None if deadline is None else deadline - time.monotonic()
-                if remaining is not None and remaining <= 0:
+                wait = _next_wait(deadline)
+                if wait is None:
                     return None
-                wait = 5.0 if remaining is None else min(5.0, remaining)
                 for notice in conn.notifies(timeout=wait):
                     if notice.payload.startswith(prefix):
                         break
+
+    async def await_end(self, task_id: int, deadline: float | None) -> Task | None:
+        """`wait_for_end` for an event loop: the same LISTEN-then-read, on an async connection
+        of its own, so awaiting a result never blocks the loop nor holds a thread. Cancelling
+        the awaiting coroutine (a client that went away) closes that connection."""
+        async with await async_connect(self.database_url) as conn:
+            ex = AsyncPsycopgExecutor(conn)
+            await self.queries.listen_async(ex, self.queries.channel_done)
+            prefix = f"{task_id}:"
+            while True:
+                row = await self.queries.task_get_async(ex, task_id)
+                if row is None:
+                    raise TaskNotFoundError(f"task {task_id} does not exist (was it cleared?)")
+                task = self.task_from_row(row)
+                if task.status in _FINAL:
+                    return task
+                wait = _next_wait(deadline)
+                if wait is None:
+                    return None
+                async for notice in conn.notifies(timeout=wait):
+                    if notice.payload.startswith(prefix):
+                        break
+
+
+def _next_wait(deadline: float | None) -> float | None:
+    """Seconds to wait for the next notice (a poll every 5 s as a safety net against a lost
+    one), or None once the deadline has passed."""
+    remaining = None if deadline is None else deadline - time.monotonic()
+    if remaining is not None and remaining <= 0:
+        return None
+    return 5.0 if remaining is None else min(5.0, remaining)

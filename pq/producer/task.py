@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -21,6 +22,7 @@ from pq.retry import Backoff, coerce_backoff, coerce_retry_on
 from pq.settings import parse_size
 
 if TYPE_CHECKING:
+    from pq.canvas import Signature
     from pq.producer.facade import Producer
 
 P = ParamSpec("P")
@@ -129,7 +131,15 @@ class TaskHandle:
     def result(self, timeout: float | None = None) -> Any:
         """Waits until the task ends; returns its value, or raises TaskFailedError."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        task = self.app.wait_for_end(self.id, deadline)
+        return self._value_of(self.app.wait_for_end(self.id, deadline), timeout)
+
+    async def aresult(self, timeout: float | None = None) -> Any:
+        """`result()` for `async def` code: awaits the end on an async connection, so the
+        event loop serves other requests meanwhile. Same value, same exceptions."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        return self._value_of(await self.app.await_end(self.id, deadline), timeout)
+
+    def _value_of(self, task: Task | None, timeout: float | None) -> Any:
         if task is None:
             raise ResultTimeoutError(f"task {self.id} did not finish within {timeout}s")
         if task.status is TaskStatus.COMPLETED:
@@ -164,6 +174,30 @@ class TaskFunction(Generic[P, R]):
 
     def delay(self, *args: P.args, **kwargs: P.kwargs) -> TaskHandle:
         return self.apply_async(args, kwargs)
+
+    def s(self, *args: Any, **kwargs: Any) -> Signature:
+        """A signature of this call for chain/group/chord (pq.canvas); the previous step's
+        result is put before `args` when it runs in a chain."""
+        from pq.canvas import Signature
+
+        return Signature(self, args, kwargs)
+
+    def si(self, *args: Any, **kwargs: Any) -> Signature:
+        """An immutable signature: in a chain it ignores the previous step's result."""
+        from pq.canvas import Signature
+
+        return Signature(self, args, kwargs, immutable=True)
+
+    async def adelay(self, *args: P.args, **kwargs: P.kwargs) -> TaskHandle:
+        """`delay()` for `async def` code: the insert runs in a worker thread, off the loop."""
+        return await asyncio.to_thread(self.apply_async, args, kwargs)
+
+    async def aapply_async(
+        self, args: Iterable[Any] = (), kwargs: Mapping[str, Any] | None = None, **options: Any
+    ) -> TaskHandle:
+        """`apply_async()` for `async def` code (same options), off the event loop."""
+        call = functools.partial(self.apply_async, args, kwargs, **options)
+        return await asyncio.to_thread(call)
 
     def apply_async(
         self,

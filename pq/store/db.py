@@ -7,6 +7,7 @@ Every statement reaches the database through an `Executor`, so the same SQL in
 from __future__ import annotations
 
 import io
+import json
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
@@ -14,6 +15,7 @@ from typing import Any, Protocol
 
 import psycopg
 from psycopg.rows import dict_row
+from psycopg.types.json import JsonbLoader, JsonLoader
 from psycopg_pool import ConnectionPool
 
 from pq.errors import DatabaseUnavailableError
@@ -34,13 +36,22 @@ class Executor(Protocol):
 
 
 class PsycopgExecutor:
-    """Executor over a psycopg 3 connection; commits are the caller's business."""
+    """Executor over a psycopg 3 connection; commits are the caller's business.
 
-    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+    decode_json: the connection loads json as text (Django registers such loaders, its
+    JSONField decodes by itself); this executor's cursors load it as values again.
+    """
+
+    def __init__(self, conn: psycopg.Connection[Any], *, decode_json: bool = False) -> None:
         self.conn = conn
+        self.decode_json = decode_json
 
     def fetch(self, query: str, params: Mapping[str, Any]) -> list[Row]:
         with self.conn.cursor(row_factory=dict_row) as cur:
+            if self.decode_json:
+                # A cursor's adapters are its own copy: the caller's connection keeps its own.
+                cur.adapters.register_loader("json", JsonLoader)
+                cur.adapters.register_loader("jsonb", JsonbLoader)
             cur.execute(query, params)  # our SQL files, not user text
             return cur.fetchall() if cur.description is not None else []
 
@@ -80,6 +91,37 @@ def connect(url: str, *, autocommit: bool = True, **options: Any) -> psycopg.Con
         ) from exc
 
 
+class AsyncExecutor(Protocol):
+    """The async twin of `Executor`, for callers waiting in an event loop."""
+
+    async def fetch(self, query: str, params: Mapping[str, Any]) -> list[Row]: ...
+
+
+class AsyncPsycopgExecutor:
+    """AsyncExecutor over a psycopg 3 AsyncConnection; commits are the caller's business."""
+
+    def __init__(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        self.conn = conn
+
+    async def fetch(self, query: str, params: Mapping[str, Any]) -> list[Row]:
+        async with self.conn.cursor(row_factory=dict_row) as cur:
+            await cur.execute(query, params)  # our SQL files, not user text
+            return await cur.fetchall() if cur.description is not None else []
+
+
+async def async_connect(url: str) -> psycopg.AsyncConnection[Any]:
+    """`connect()` for an event loop: the same clear errors, autocommit on."""
+    try:
+        return await psycopg.AsyncConnection.connect(url, autocommit=True, connect_timeout=10)
+    except psycopg.ProgrammingError as exc:
+        raise DatabaseUnavailableError(f"the database URL is invalid ({exc})") from exc
+    except psycopg.OperationalError as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+        raise DatabaseUnavailableError(
+            f"cannot connect to the database ({describe_url(url)}): {first_line}"
+        ) from exc
+
+
 def open_pool(url: str, *, min_size: int, max_size: int) -> ConnectionPool[Any]:
     """Opens the producer pool after checking once that the database answers."""
     connect(url).close()  # fail fast with a clear message rather than a pool timeout later
@@ -90,11 +132,16 @@ def open_pool(url: str, *, min_size: int, max_size: int) -> ConnectionPool[Any]:
     return pool
 
 
-class Psycopg2Executor:
-    """Executor over a psycopg2 connection, inside whatever transaction it has open."""
+_JSON_OIDS = (114, 3802)  # json, jsonb
 
-    def __init__(self, conn: Any) -> None:
+
+class Psycopg2Executor:
+    """Executor over a psycopg2 connection, inside whatever transaction it has open.
+    decode_json: as for PsycopgExecutor (Django's psycopg2 backend loads jsonb as text)."""
+
+    def __init__(self, conn: Any, *, decode_json: bool = False) -> None:
         self.conn = conn
+        self.decode_json = decode_json
 
     def fetch(self, query: str, params: Mapping[str, Any]) -> list[Row]:
         with self.conn.cursor() as cur:
@@ -102,7 +149,14 @@ class Psycopg2Executor:
             if cur.description is None:
                 return []
             columns = [d[0] for d in cur.description]
-            return [dict(zip(columns, values, strict=True)) for values in cur.fetchall()]
+            rows = [dict(zip(columns, values, strict=True)) for values in cur.fetchall()]
+        if self.decode_json:
+            textual = [d[0] for d in cur.description if d[1] in _JSON_OIDS]
+            for row in rows:
+                for column in textual:
+                    if isinstance(row[column], str):
+                        row[column] = json.loads(row[column])
+        return rows
 
     def copy_rows(self, statement: str, rows: Iterable[Sequence[Any]]) -> None:
         buffer = io.StringIO()
@@ -130,10 +184,11 @@ def executor_for(connection: Any) -> Executor:
     our statements run in the very transaction the caller commits or rolls back.
     """
     raw = _driver_connection(connection)
+    from_django = type(connection).__module__.startswith("django")
     if isinstance(raw, psycopg.Connection):
-        return PsycopgExecutor(raw)
+        return PsycopgExecutor(raw, decode_json=from_django)
     if type(raw).__module__.startswith("psycopg2"):
-        return Psycopg2Executor(raw)
+        return Psycopg2Executor(raw, decode_json=from_django)
     from pq.errors import ConfigurationError
 
     raise ConfigurationError(

@@ -20,7 +20,9 @@ from pq.errors import ConfigurationError
 
 log = logging.getLogger("pq.embedded")
 
-EXTRA_HINT = "pip install 'python-pq[embedded]'"
+# From a clone of the repository until a release ("pq-tasks[embedded]" then): see
+# docs/installing.md. "python-pq" on the registry is another project.
+EXTRA_HINT = "pip install -e '.[embedded]'"
 
 
 def default_root() -> Path:

@@ -18,7 +18,8 @@ from typing import Any
 
 from psycopg.rows import dict_row
 
-from pq.store.db import Executor, PsycopgExecutor, Row
+from pq.store.db import AsyncExecutor, Executor, PsycopgExecutor, Row
+from pq.store.queries_flow import FlowQueries
 
 
 @cache
@@ -57,8 +58,8 @@ class NewTaskRow:
         return values
 
 
-class Queries:
-    """The statements of one schema."""
+class Queries(FlowQueries):
+    """The statements of one schema (workflow and flow-control ones in queries_flow.py)."""
 
     def __init__(self, schema: str) -> None:
         self.schema = schema
@@ -174,13 +175,17 @@ class Queries:
             claim.execute(
                 self.sql("task_claim"), self._claim_params(worker_id, limit, queues, priorities)
             )
-        changed = {int(r["id"]): str(r["status"]) for r in finish.fetchall()} if finished else {}
+        changed = self._changed(finish.fetchall()) if finished else {}
         return changed, self._in_claim_order(claim.fetchall())
 
     def task_finish(self, ex: Executor, finished: list[dict[str, Any]]) -> dict[int, str]:
         """Records finished attempts; returns {id: new status} of the rows that changed (the
-        fence held). 'pending' means a retry or a promoted upsert version."""
-        rows = ex.fetch(self.sql("task_finish"), self._finish_params(finished))
+        fence held). 'pending' means a retry or a promoted upsert version; rows inserted by
+        workflow links (next chain step, chord callback) are in it too: new work."""
+        return self._changed(ex.fetch(self.sql("task_finish"), self._finish_params(finished)))
+
+    @staticmethod
+    def _changed(rows: list[Row]) -> dict[int, str]:  # kinds 'done' and 'new' (a link's row)
         return {int(r["id"]): str(r["status"]) for r in rows}
 
     def _finish_params(self, finished: list[dict[str, Any]]) -> dict[str, Any]:
@@ -226,6 +231,14 @@ class Queries:
 
     def listen(self, ex: Executor, channel: str) -> None:
         ex.fetch(self.sql("channel_listen").replace("{channel}", f'"{channel}"'), {})
+
+    # -- the same reads from an event loop (TaskHandle.aresult) ------------------------------
+    async def task_get_async(self, ex: AsyncExecutor, task_id: int) -> Row | None:
+        rows = await ex.fetch(self.sql("task_get"), {"id": task_id})
+        return rows[0] if rows else None
+
+    async def listen_async(self, ex: AsyncExecutor, channel: str) -> None:
+        await ex.fetch(self.sql("channel_listen").replace("{channel}", f'"{channel}"'), {})
 
     # -- workers -----------------------------------------------------------------------------
     def worker_register(

@@ -125,8 +125,12 @@ def _schedule_action(verb: str) -> Callable[[PQ, FormData, Request], Outcome]:
     return run
 
 
-def _schedule_question(verb: str) -> Callable[[FormData, Request], str]:
-    return lambda f, r: f"{verb} schedule {_field(f, 'name')} {_field(f, 'key', required=False)}"
+def _schedule_question(template: str) -> Callable[[FormData, Request], str]:
+    def ask(form: FormData, request: Request) -> str:
+        key = _field(form, "key", required=False)
+        return template.format(_field(form, "name") + (f" (key {key})" if key else ""))
+
+    return ask
 
 
 ACTIONS: dict[str, Action] = {
@@ -140,9 +144,13 @@ ACTIONS: dict[str, Action] = {
     "resume-queue": Action(
         lambda f, r: f"Resume queue {_field(f, 'queue')}?", _queue_action(False)
     ),
-    "pause-schedule": Action(_schedule_question("Pause"), _schedule_action("pause")),
-    "resume-schedule": Action(_schedule_question("Resume"), _schedule_action("resume")),
-    "run-schedule": Action(_schedule_question("Run now:"), _schedule_action("run")),
+    "pause-schedule": Action(_schedule_question("Pause schedule {}?"), _schedule_action("pause")),
+    "resume-schedule": Action(
+        _schedule_question("Resume schedule {}?"), _schedule_action("resume")
+    ),
+    "run-schedule": Action(
+        _schedule_question("Enqueue one run of {} now?"), _schedule_action("run")
+    ),
 }
 
 

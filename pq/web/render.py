@@ -12,7 +12,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-from pq.web.security import CSRF_COOKIE, FLASH_COOKIE, csrf_value
+from pq.web.security import CSRF_COOKIE, FLASH_COOKIE, SESSION_COOKIE, csrf_value
 
 _PICKLE_KEY = "__pq_pickle__"
 
@@ -89,6 +89,7 @@ def page(request: Request, template: str, status_code: int = 200, **context: Any
         base=prefix_of(request),
         csrf=csrf_value(request),
         read_only=settings.read_only,
+        logged_in=settings.token is not None and SESSION_COOKIE in request.cookies,
         refresh_ms=int(settings.refresh_seconds * 1000),
         flash=flash,
         **context,

@@ -8,7 +8,9 @@ from __future__ import annotations
 import itertools
 import os
 import re
+import socket
 import subprocess
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -27,11 +29,14 @@ from dashboard_harness import (
     Dashboard,
     Process,
 )
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from waiting import wait_until
 
 _counter = itertools.count()
+# A loaded 2-core machine can take seconds to answer: wait up to 20 s for what a test expects
+# to see (only a failing test waits that long).
+expect.set_options(timeout=20_000)
 
 
 @pytest.fixture(scope="module")
@@ -102,56 +107,114 @@ def start_process(
         process.stop()
 
 
-@pytest.fixture(scope="module")
-def start_dashboard(start_process: Callable[..., Process]) -> Callable[..., Dashboard]:
-    def start(*options: str) -> Dashboard:
-        process = start_process(
-            "dashboard", "taskmods.dashboard_app:app", "--port", "0", "--refresh", "1", *options
-        )
-
-        def address() -> str | None:
-            if process.proc.poll() is not None:
-                raise AssertionError(f"pq dashboard exited:\n{process.output()}")
-            found = re.search(r"pq dashboard on (http://\S+/)", process.output())
-            return found.group(1).rstrip("/") if found else None
-
-        url = wait_until(address, timeout=30)
-        return Dashboard(process.proc, process.log, url)
-
-    return start
+APP = "taskmods.dashboard_app:app"
 
 
 @pytest.fixture(scope="module")
-def dashboard(start_dashboard: Callable[..., Dashboard]) -> Dashboard:
+def services(start_process: Callable[..., Process]) -> dict[str, Process]:
+    """The processes the module's tests run against, all started at once (their Python
+    start-up is most of the module's set-up time) and awaited by the fixtures below: a
+    dashboard with a token, a read-only one, and a worker."""
+    serve = ("dashboard", APP, "--port", "0", "--refresh", "1")
+    return {
+        "dashboard": start_process(*serve, "--token", TOKEN),
+        "read_only": start_process(*serve, "--read-only"),
+        "worker": start_process("worker", APP, "-q", "web", "-q", "held", "-c", "2"),
+    }
+
+
+def _serving(process: Process) -> Dashboard:
+    def address() -> str | None:
+        if process.proc.poll() is not None:
+            raise AssertionError(f"pq dashboard exited:\n{process.output()}")
+        found = re.search(r"pq dashboard on (http://\S+/)", process.output())
+        return found.group(1).rstrip("/") if found else None
+
+    url = wait_until(address, timeout=90)
+    return Dashboard(process.proc, process.log, url)
+
+
+@pytest.fixture(scope="module")
+def dashboard(services: dict[str, Process]) -> Dashboard:
     """The module's dashboard, with a token (so tests can show that actions need it)."""
-    return start_dashboard("--token", TOKEN)
+    return _serving(services["dashboard"])
 
 
 @pytest.fixture(scope="module")
-def worker(start_process: Callable[..., Process], pq_app: PQ) -> Process:
-    process = start_process(
-        "worker", "taskmods.dashboard_app:app", "-q", "web", "-q", "held", "-c", "2"
-    )
-    wait_until(lambda: any(w.state == "alive" for w in pq_app.list_workers()), timeout=30)
-    return process
+def read_only_dashboard(services: dict[str, Process]) -> Dashboard:
+    """`pq dashboard --read-only`, without a token."""
+    return _serving(services["read_only"])
+
+
+@pytest.fixture(scope="module")
+def worker(services: dict[str, Process], pq_app: PQ) -> Process:
+    wait_until(lambda: any(w.state == "alive" for w in pq_app.list_workers()), timeout=90)
+    return services["worker"]
+
+
+@pytest.fixture(scope="module")
+def login_state(
+    browser: Browser, dashboard: Dashboard, tmp_path_factory: pytest.TempPathFactory
+) -> str:
+    """Cookies of a browser that logged in through the module dashboard's form, once: each
+    test's context starts from them instead of logging in again."""
+    ctx = browser.new_context()
+    try:
+        tab = ctx.new_page()
+        tab.goto(dashboard.url + "/")
+        tab.fill("input[name=token]", TOKEN)
+        tab.click("button[type=submit]")
+        tab.wait_for_url(dashboard.url + "/")
+        state = tmp_path_factory.mktemp("login") / "state.json"
+        ctx.storage_state(path=str(state))
+    finally:
+        ctx.close()
+    return str(state)
 
 
 @pytest.fixture
-def context(browser: Browser) -> Iterator[BrowserContext]:
-    ctx = browser.new_context(viewport={"width": 1280, "height": 900})
-    ctx.set_default_timeout(15_000)
+def context(browser: Browser, login_state: str) -> Iterator[BrowserContext]:
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900}, storage_state=login_state)
+    ctx.set_default_timeout(20_000)
     yield ctx
     ctx.close()
 
 
 @pytest.fixture
-def page(context: BrowserContext, dashboard: Dashboard) -> Page:
-    """A page logged in to the module's dashboard through its login form."""
+def page(context: BrowserContext) -> Page:
+    """A page logged in to the module's dashboard."""
     tab = context.new_page()
-    tab.goto(dashboard.url + "/")
-    tab.fill("input[name=token]", TOKEN)
-    tab.click("button[type=submit]")
-    tab.wait_for_url(dashboard.url + "/")
     # Every action asks first; the tests answer yes the way a person would.
     tab.on("dialog", lambda dialog: dialog.accept())
     return tab
+
+
+@pytest.fixture(scope="module")
+def mounted_site(dash_db: str) -> Iterator[str]:
+    """The dashboard mounted at /pq inside a FastAPI site with routes of its own, served by
+    uvicorn in a thread of this process; yields the dashboard's address (…/pq)."""
+    import uvicorn
+    from fastapi import FastAPI
+
+    from pq.dashboard import dashboard as make_dashboard
+
+    app = PQ(dash_db)
+    site = FastAPI()
+    site.add_api_route("/", lambda: {"site": "the host application"})
+    site.mount("/pq", make_dashboard(app, token=TOKEN, refresh_seconds=1))
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(64)
+    # Not in the main thread, uvicorn installs no signal handlers; should_exit stops it.
+    server = uvicorn.Server(uvicorn.Config(site, log_level="warning", access_log=False))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        wait_until(lambda: server.started or not thread.is_alive(), timeout=30)
+        assert server.started, "uvicorn did not start"
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}/pq"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+        sock.close()
+        app.close()

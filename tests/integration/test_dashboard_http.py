@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import warnings
+from datetime import timedelta
 
 import pytest
 
@@ -134,3 +135,58 @@ def test_search_finds_a_task_by_id_or_client_id(app: PQ) -> None:
     assert f'data-task-id="{other}"' in found and f'data-task-id="{by_client}"' not in found
     assert "No task matches" in client.get("/tasks", params={"q": "nothing-like-it"}).text
     assert "order-&lt;42&gt;" in client.get(f"/tasks/{by_client}").text  # escaped, not markup
+
+
+def test_an_unexpected_error_is_a_short_page_and_its_details_go_to_the_log(
+    app: PQ, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("inside detail: password=hunter2")
+
+    monkeypatch.setattr(app, "list_workers", broken)
+    client = TestClient(dashboard(app), base_url="http://127.0.0.1", raise_server_exceptions=False)
+    for headers in ({}, {"X-PQ-Partial": "1"}):  # the page, and its live refresh
+        response = client.get("/workers", headers=headers)
+        assert response.status_code == 500
+        assert "incident" in response.text
+        for leak in ("hunter2", "RuntimeError", "Traceback", 'File "'):
+            assert leak not in response.text
+    assert "hunter2" in caplog.text and "Traceback" in caplog.text  # the log has the details
+
+
+def test_schedule_actions_without_script_ask_on_a_page_then_act(app: PQ) -> None:
+    app.schedule(tasks.add, 1, 2, run_every=timedelta(hours=1), key="nightly")
+    client = TestClient(dashboard(app), base_url="http://127.0.0.1")
+    listing = client.get("/periodic").text
+    form = {"csrf_token": csrf_of(listing), "name": "taskmods.dashboard_app:add", "key": "nightly"}
+
+    asked = client.post("/periodic/pause", data=form)
+    assert "Pause schedule taskmods.dashboard_app:add (key nightly)?" in asked.text
+    schedule = app.get_schedule(tasks.add, key="nightly")
+    assert schedule is not None and schedule.active  # asking changed nothing
+
+    paused = client.post("/periodic/pause", data={**form, "confirmed": "yes"})
+    assert "Schedule taskmods.dashboard_app:add (key nightly) is paused." in paused.text
+    assert "none while paused" in paused.text
+    ran = client.post("/periodic/run", data={**form, "confirmed": "yes"})
+    found = re.search(r"enqueued task #(\d+)", ran.text)
+    assert found is not None
+    task = app.get_task(int(found.group(1)))
+    assert task is not None and task.args == [1, 2] and task.status.value == "pending"
+    schedule = app.get_schedule(tasks.add, key="nightly")
+    assert schedule is not None and not schedule.active
+
+
+def test_log_out_ends_the_session(app: PQ) -> None:
+    client = TestClient(dashboard(app, token=TOKEN), base_url="http://127.0.0.1")
+    form = client.get("/login").text
+    client.post("/login", data={"csrf_token": csrf_of(form), "token": TOKEN})
+    overview = client.get("/")
+    assert 'action="/logout"' in overview.text
+
+    out = client.post(
+        "/logout", data={"csrf_token": csrf_of(overview.text)}, follow_redirects=False
+    )
+    assert out.status_code == 303 and out.headers["location"] == "/login"
+    again = client.get("/", follow_redirects=False)
+    assert again.status_code == 303 and again.headers["location"].startswith("/login")

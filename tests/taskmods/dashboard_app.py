@@ -19,6 +19,14 @@ def fails_until(flag: str) -> str:
 
 
 @app.task(queue="web")
+def import_batch(source: str, batch: int) -> int:
+    """Fails until the file `source` exists: several fail, one click retries them all."""
+    if not os.path.exists(source):
+        raise RuntimeError(f"batch {batch}: {source} is not there yet")
+    return batch
+
+
+@app.task(queue="web")
 def returns_markup() -> str:
     """A result that would run script if a page put it in as HTML."""
     return "<script>window.pqPwned = 1</script><b id='pq-bold'>bold</b>"

@@ -33,6 +33,9 @@ FORBIDDEN = {
 }
 # pq.store knows no other subsystem: only itself and the error types.
 STORE_MAY_IMPORT = ("pq.store", "pq.errors")
+# Framework glue (pq.contrib) uses what a user may use: the names `pq` exports, the command
+# line it wraps, and pq.testing / pq.dashboard; never a subsystem's insides.
+CONTRIB_MAY_IMPORT = ("pq.contrib", "pq.cli", "pq.testing", "pq.dashboard")
 
 
 def module_name(path: Path) -> str:
@@ -82,6 +85,18 @@ def test_module_respects_the_layout(path: Path) -> None:
     if within(name, "pq.store"):
         bad = sorted(i for i in imports if not any(within(i, a) for a in STORE_MAY_IMPORT))
         assert not bad, f"{name} is in pq.store, which imports no other subsystem: {bad}"
+    if within(name, "pq.contrib"):
+        bad = sorted(i for i in imports if not _public(i))
+        assert not bad, f"{name} is framework glue: it may use pq's public API only, not {bad}"
+
+
+def _public(module: str) -> bool:
+    import pq
+
+    head, _, attr = module.partition(".")
+    if head == "pq" and attr in pq.__all__:  # `from pq import PQ` reads as pq.PQ
+        return True
+    return any(within(module, allowed) for allowed in CONTRIB_MAY_IMPORT)
 
 
 def test_a_forbidden_import_is_caught(tmp_path: Path) -> None:

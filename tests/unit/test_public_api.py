@@ -27,6 +27,7 @@ def test_exported_names_are_pinned() -> None:
         "ScheduleNotFoundError",
         "SchemaOutdatedError",
         "SerializationError",
+        "Signature",
         "Task",
         "TaskCancelledError",
         "TaskDefinitionError",
@@ -36,7 +37,12 @@ def test_exported_names_are_pinned() -> None:
         "TaskNotFoundError",
         "TaskStatus",
         "UnknownTaskError",
+        "WorkflowFailedError",
         "__version__",
+        "chain",
+        "chord",
+        "group",
+        "signature",
     }
 
 

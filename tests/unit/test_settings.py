@@ -17,7 +17,7 @@ def test_pq_without_url_or_embedded_names_both_fixes(monkeypatch: pytest.MonkeyP
 
     monkeypatch.delenv("PQ_DATABASE_URL", raising=False)
     monkeypatch.setattr(embedded, "is_installed", lambda: False)
-    with pytest.raises(ConfigurationError, match=r"PQ_DATABASE_URL.*python-pq\[embedded\]"):
+    with pytest.raises(ConfigurationError, match=r"PQ_DATABASE_URL.*\[embedded\]"):
         _ = PQ().database_url
 
 

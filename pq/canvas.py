@@ -1,0 +1,281 @@
+"""Signatures and the canvas: chain, group, chord (Celery's names and shapes).
+
+    add.s(1, 2)                     a task call to make later (`.si()`: ignores the parent's result)
+    chain(add.s(1, 2), mul.s(10))   each step gets the previous step's result as first argument
+    group(add.s(i, i) for i in r)   all at once (one COPY); .results() in order
+    chord(group(...), total.s())    the callback gets the list of results once all members end
+
+Nothing here runs SQL: a canvas turns its signatures into row templates (arguments encoded
+now, so a bad argument fails the call before anything is written) and hands them to
+pq/producer/workflow.py, which writes the first rows. The links that follow are written by
+the worker in the statement that records each step's end (pq/store/sql/task_finish.sql).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from pq.errors import ConfigurationError
+from pq.producer.task import TaskFunction, resolve_run_at
+from pq.producer.workflow import (
+    ChainHandle,
+    ChordHandle,
+    GroupHandle,
+    start_chain,
+    start_chord,
+    start_group,
+)
+
+if TYPE_CHECKING:
+    from pq.producer.facade import Producer
+    from pq.producer.task import TaskHandle
+
+__all__ = ["Signature", "chain", "chord", "group", "signature"]
+
+# The apply_async options a signature may carry (those that make sense for a row written later)
+_OPTIONS = frozenset(
+    {
+        "countdown",
+        "priority",
+        "queue",
+        "max_runtime",
+        "retries",
+        "retry_on",
+        "backoff",
+        "max_memory",
+        "max_cpu",
+    }
+)
+
+
+class Signature:
+    """One task call to make later: `task.s(*args, **kwargs)`, or `.si()` (immutable: the
+    previous step's result is not prepended to its arguments)."""
+
+    def __init__(
+        self,
+        task: TaskFunction[..., Any],
+        args: Iterable[Any] = (),
+        kwargs: Mapping[str, Any] | None = None,
+        *,
+        immutable: bool = False,
+        options: Mapping[str, Any] | None = None,
+    ) -> None:
+        if not isinstance(task, TaskFunction):
+            raise ConfigurationError(
+                f"a signature needs a task registered with @app.task, not {task!r}"
+            )
+        unknown = set(options or {}) - _OPTIONS
+        if unknown:
+            raise ConfigurationError(
+                f"unknown signature option(s) {', '.join(sorted(unknown))}; "
+                f"use {', '.join(sorted(_OPTIONS))}"
+            )
+        self.task = task
+        self.args = tuple(args)
+        self.kwargs = dict(kwargs or {})
+        self.immutable = immutable
+        self.options = dict(options or {})
+
+    @property
+    def app(self) -> Producer:
+        return self.task.app
+
+    @property
+    def name(self) -> str:
+        return self.task.name
+
+    def __repr__(self) -> str:
+        parts = [repr(a) for a in self.args] + [f"{k}={v!r}" for k, v in self.kwargs.items()]
+        call = f"{self.name.rpartition(':')[2]}.{'si' if self.immutable else 's'}"
+        text = f"{call}({', '.join(parts)})"
+        if self.options:
+            text += ".set(" + ", ".join(f"{k}={v!r}" for k, v in self.options.items()) + ")"
+        return text
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Signature) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(repr(self))
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self.name, self.args, self.kwargs, self.immutable, self.options)
+
+    def __or__(self, other: Signature | chain) -> chain:
+        return chain(self, other)
+
+    def set(self, **options: Any) -> Signature:
+        """A copy with these apply_async options (countdown, priority, queue, retries ...)."""
+        return Signature(
+            self.task,
+            self.args,
+            self.kwargs,
+            immutable=self.immutable,
+            options={**self.options, **options},
+        )
+
+    def clone(self, args: Iterable[Any] = (), kwargs: Mapping[str, Any] | None = None) -> Signature:
+        """A copy with `args` put before its own and `kwargs` merged over its own (partials)."""
+        return Signature(
+            self.task,
+            (*args, *self.args),
+            {**self.kwargs, **(kwargs or {})},
+            immutable=self.immutable,
+            options=self.options,
+        )
+
+    def delay(self, *args: Any, **kwargs: Any) -> TaskHandle:
+        """Enqueues this one call now (extra `args` go first, as in Celery's partials)."""
+        return self.apply_async(args, kwargs)
+
+    def apply_async(
+        self,
+        args: Iterable[Any] = (),
+        kwargs: Mapping[str, Any] | None = None,
+        **options: Any,
+    ) -> TaskHandle:
+        """Enqueues this call alone, like `task.apply_async` with the signature's options."""
+        sig = self.clone(args, kwargs)
+        return sig.task.apply_async(sig.args, sig.kwargs, **{**sig.options, **options})
+
+    def template(self) -> dict[str, Any]:
+        """The row this signature writes, as the JSON object task_finish.sql reads."""
+        options = self.task.options.merged(
+            **{k: v for k, v in self.options.items() if k != "countdown"}
+        )
+        args_json, kwargs_json = self.app.codec.encode_arguments(self.args, self.kwargs)
+        countdown = self.options.get("countdown")
+        if countdown is not None and countdown < 0:
+            raise ConfigurationError(f"countdown={countdown}: it must be 0 or more seconds")
+        return {
+            "name": self.name,
+            "queue": options.queue,
+            "priority": options.priority,
+            "args": json.loads(args_json),
+            "kwargs": json.loads(kwargs_json),
+            "options": options.row_options(),
+            "max_attempts": options.retries + 1,
+            "countdown": countdown,
+            "immutable": self.immutable,
+        }
+
+
+def signature(task: TaskFunction[..., Any], *args: Any, **kwargs: Any) -> Signature:
+    """`signature(add, 1, 2)` is `add.s(1, 2)`."""
+    return Signature(task, args, kwargs)
+
+
+def _signatures(items: Iterable[Any], what: str) -> list[Signature]:
+    sigs = list(items)
+    for sig in sigs:
+        if not isinstance(sig, Signature):
+            raise ConfigurationError(
+                f"{what} takes signatures such as add.s(1, 2), not {sig!r} (nested canvases "
+                "other than a chain as a chord's callback are not supported)"
+            )
+    return sigs
+
+
+def _first_run_at(sig: Signature) -> Any:
+    return resolve_run_at(None, sig.options.get("countdown"))
+
+
+class chain:
+    """Steps run one after another; each gets the previous step's result as its first
+    argument (unless made with `.si()`). A step that fails for good fails the chain: the
+    steps after it never run, and the handle's result() raises naming it."""
+
+    def __init__(self, *steps: Signature | chain) -> None:
+        flat: list[Any] = []
+        for step in steps:
+            flat.extend(step.steps if isinstance(step, chain) else [step])
+        self.steps: list[Signature] = _signatures(flat, "chain")
+        if not self.steps:
+            raise ConfigurationError("a chain needs at least one step")
+
+    def __repr__(self) -> str:
+        return " | ".join(repr(s) for s in self.steps)
+
+    def __or__(self, other: Signature | chain) -> chain:
+        return chain(self, other)
+
+    def templates(self) -> list[dict[str, Any]]:
+        return [s.template() for s in self.steps]
+
+    def delay(self) -> ChainHandle:
+        return self.apply_async()
+
+    def apply_async(self, *, connection: Any = None) -> ChainHandle:
+        """Writes the first step (the rest ride in its row and follow as each step ends)."""
+        first = self.steps[0]
+        return start_chain(
+            first.app, self.templates(), run_at=_first_run_at(first), connection=connection
+        )
+
+
+class group:
+    """Members run independently (in parallel on as many workers as there are); written in
+    one COPY. The handle's results() gives their results in member order."""
+
+    def __init__(self, *members: Signature | Iterable[Signature]) -> None:
+        flat: list[Any] = []
+        for member in members:
+            flat.extend([member] if isinstance(member, Signature) else member)
+        self.members: list[Signature] = _signatures(flat, "group")
+
+    def __repr__(self) -> str:
+        return f"group([{', '.join(repr(m) for m in self.members)}])"
+
+    def __len__(self) -> int:
+        return len(self.members)
+
+    def delay(self) -> GroupHandle:
+        return self.apply_async()
+
+    def apply_async(self, *, connection: Any = None) -> GroupHandle:
+        if not self.members:
+            raise ConfigurationError("a group needs at least one member")
+        app = self.members[0].app
+        templates = [m.template() for m in self.members]
+        run_ats = [_first_run_at(m) for m in self.members]
+        return start_group(app, templates, run_ats, connection=connection)
+
+
+class chord:
+    """A group and a callback: the callback runs once, with the list of the members' results
+    (in member order) as its first argument, when the last member completes. If a member
+    fails for good the callback never runs and the chord's result() raises naming it."""
+
+    def __init__(
+        self, header: group | Iterable[Signature], body: Signature | chain | None = None
+    ) -> None:
+        self.header = header if isinstance(header, group) else group(header)
+        self.body = body
+
+    def __repr__(self) -> str:
+        return f"chord({self.header!r}, {self.body!r})"
+
+    def __call__(self, body: Signature | chain) -> ChordHandle:
+        """Celery's `chord(header)(callback)`: sets the callback and starts the chord."""
+        return chord(self.header, body).apply_async()
+
+    def delay(self) -> ChordHandle:
+        return self.apply_async()
+
+    def apply_async(self, *, connection: Any = None) -> ChordHandle:
+        if self.body is None:
+            raise ConfigurationError("a chord needs a callback: chord(members, callback.s())")
+        steps = self.body.steps if isinstance(self.body, chain) else [self.body]
+        templates = [s.template() for s in _signatures(steps, "chord callback")]
+        callback = dict(templates[0])
+        if len(templates) > 1:
+            callback["next"] = templates[1:]
+        app = steps[0].app
+        if not self.header.members:
+            raise ConfigurationError("a chord needs at least one member")
+        members = [m.template() for m in self.header.members]
+        run_ats = [_first_run_at(m) for m in self.header.members]
+        return start_chord(app, members, run_ats, callback, len(templates), connection=connection)
