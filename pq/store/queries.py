@@ -20,6 +20,7 @@ from psycopg.rows import dict_row
 
 from pq.store.db import AsyncExecutor, Executor, PsycopgExecutor, Row
 from pq.store.queries_flow import FlowQueries
+from pq.store.queries_worker import WorkerQueries
 
 
 @cache
@@ -58,7 +59,7 @@ class NewTaskRow:
         return values
 
 
-class Queries(FlowQueries):
+class Queries(FlowQueries, WorkerQueries):
     """The statements of one schema (workflow and flow-control ones in queries_flow.py)."""
 
     def __init__(self, schema: str) -> None:
@@ -194,13 +195,6 @@ class Queries(FlowQueries):
             "channel_done": self.channel_done,
             "channel": self.channel,
         }
-
-    def task_release(self, ex: Executor, held: list[tuple[int, int, int]]) -> int:
-        """Hands back claimed rows never started, as (id, attempt, worker id); returns how
-        many the fence let through."""
-        rows = [{"id": i, "attempt": a, "worker_id": w} for i, a, w in held]
-        params = {"rows": json.dumps(rows), "channel": self.channel}
-        return len(ex.fetch(self.sql("task_release"), params))
 
     def task_get(self, ex: Executor, task_id: int) -> Row | None:
         rows = ex.fetch(self.sql("task_get"), {"id": task_id})
