@@ -162,6 +162,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.reuse:
         app = PQ(schema=SCHEMA)
+        app.run_db_migrations()  # any added since it was kept
         print(f"reusing {app.count_tasks():,} rows of {SCHEMA}")
     else:
         app = fresh_app(SCHEMA)

@@ -74,11 +74,15 @@ async def outcome(task_id: int, wait: float = 0.0) -> JSONResponse:
     return JSONResponse({"status": "completed", "value": value})
 
 
+# --8<-- [start:await]
 @api.post("/squares/now")
 async def compute_now(n: int) -> dict[str, int]:
     """Enqueues and awaits the value in the same request (the loop serves others meanwhile)."""
     handle = await sum_of_squares.adelay(n)
     return {"value": await handle.aresult(timeout=30)}
+
+
+# --8<-- [end:await]
 
 
 # --8<-- [end:app]

@@ -61,7 +61,7 @@ def main() -> None:
     print(f"worker processed {processed} tasks\n")
 
     for handle in handles:
-        task = handle.get()
+        task = handle.snapshot()
         if task.status == "completed":
             detail = f"result={task.result!r}"
         else:

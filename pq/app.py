@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
 import weakref
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
 
 import psycopg
@@ -20,7 +22,7 @@ from pq.periodic.api import SchedulesMixin
 from pq.producer.enqueue import EnqueueMixin
 from pq.producer.reading import ReadingMixin
 from pq.producer.task import TaskDecorator, TaskFunction, TaskOptions
-from pq.registry import Registry, task_name_of
+from pq.registry import Registry, default_include, task_name_of
 from pq.retry import Backoff
 from pq.runtime import Runtime
 from pq.serialization import Codec
@@ -59,6 +61,17 @@ def _forget_pools_in_child() -> None:
 os.register_at_fork(after_in_child=_forget_pools_in_child)
 
 
+def _creating_module() -> str | None:
+    """The module whose code called PQ(...) (past pq's own frames and subclasses' __init__)."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        module = frame.f_globals.get("__name__")
+        if module != __name__ and frame.f_code.co_name != "__init__":
+            return module if isinstance(module, str) else None
+        frame = frame.f_back  # type: ignore[assignment]
+    return None
+
+
 class PQ(EnqueueMixin, ReadingMixin, SchedulesMixin, OpsMixin):
     """A task queue on one Postgres database (and schema)."""
 
@@ -71,7 +84,10 @@ class PQ(EnqueueMixin, ReadingMixin, SchedulesMixin, OpsMixin):
         pool_max_size: int | None = None,
         allow_pickle: bool | None = None,
         secret_key: str | None = None,
+        include: Iterable[str] | None = None,
     ) -> None:
+        """`include`: the modules or packages (besides the registered tasks) whose functions
+        a worker may run; default: the top-level package of the module creating the app."""
         given: dict[str, Any] = {
             "database_url": database_url,
             "schema": schema,
@@ -79,11 +95,16 @@ class PQ(EnqueueMixin, ReadingMixin, SchedulesMixin, OpsMixin):
             "pool_max_size": pool_max_size,
             "allow_pickle": allow_pickle,
             "secret_key": secret_key,
+            "include": None if include is None else tuple(include),
         }
         self.settings = Settings(**{k: v for k, v in given.items() if v is not None})
         self.queries = Queries(self.settings.schema)
         self.codec = Codec(self.settings.allow_pickle, self.settings.secret_key)
-        self.registry = Registry()
+        self.registry = Registry(
+            self.settings.include
+            if self.settings.include is not None
+            else default_include(_creating_module())
+        )
         # What the worker gets of this app: never the facade, so never the producer pool.
         self.runtime = Runtime(self.registry, self.codec, self.queries, lambda: self.database_url)
         self._url: str | None = None
@@ -91,6 +112,10 @@ class PQ(EnqueueMixin, ReadingMixin, SchedulesMixin, OpsMixin):
         self._pool_lock = threading.Lock()
         # Set by pq.testing (eager / capture modes): takes over every enqueue path.
         self.interceptor: Interceptor | None = None
+        # Where the app is defined: the embedded database is looked for from there first
+        # (see pq.store.embedded.default_root), whatever the current directory.
+        caller = sys._getframe(1).f_globals.get("__file__")
+        self.home = Path(caller).resolve().parent if caller else None
         _instances.add(self)
 
     def __repr__(self) -> str:
@@ -101,7 +126,7 @@ class PQ(EnqueueMixin, ReadingMixin, SchedulesMixin, OpsMixin):
     def database_url(self) -> str:
         """Resolved on first use, so importing an app module never starts a database."""
         if self._url is None:
-            self._url = embedded.resolve_database_url(self.settings.database_url)
+            self._url = embedded.resolve_database_url(self.settings.database_url, self.home)
         return self._url
 
     def _get_pool(self) -> ConnectionPool[Any]:
@@ -158,6 +183,7 @@ class PQ(EnqueueMixin, ReadingMixin, SchedulesMixin, OpsMixin):
         backoff: Backoff | float | None = None,
         max_cpu: float | None = None,
         tasks_per_child: int | None = None,
+        check_arguments: bool = True,
     ) -> TaskDecorator: ...
 
     def task(
@@ -174,13 +200,16 @@ class PQ(EnqueueMixin, ReadingMixin, SchedulesMixin, OpsMixin):
         backoff: Backoff | float | None = None,
         max_cpu: float | None = None,
         tasks_per_child: int | None = None,
+        check_arguments: bool = True,
     ) -> TaskFunction[Any, Any] | TaskDecorator:
         """Registers a task. `@app.task` or `@app.task(priority=..., max_runtime=...)`.
 
         retries: extra attempts after a failure whose kind is in retry_on (default: exception,
         timeout, lost, interrupted), each after `backoff` (see pq.Backoff). max_memory ('512MiB')
-        and max_cpu (seconds) limit the child; see docs/reliability.md. tasks_per_child=N lets
-        one child run up to N such tasks in a row (faster, less isolated; docs/worker.md).
+        and max_cpu (seconds) limit the child; see docs/reliability.md. check_arguments=False
+        stores calls without binding them to the signature first (Celery's typing=False).
+        tasks_per_child=N lets one child run up to N such tasks in a row (faster, less
+        isolated; docs/worker.md).
         """
         # merged() validates and normalises (sizes, outcome names, backoff numbers).
         options = TaskOptions().merged(
@@ -193,6 +222,7 @@ class PQ(EnqueueMixin, ReadingMixin, SchedulesMixin, OpsMixin):
             backoff=backoff,
             max_cpu=max_cpu,
             tasks_per_child=tasks_per_child,
+            check_arguments=check_arguments,
         )
 
         def register(func: Callable[..., Any]) -> TaskFunction[Any, Any]:
@@ -230,11 +260,15 @@ class PQ(EnqueueMixin, ReadingMixin, SchedulesMixin, OpsMixin):
         prefetch: int | None = None,
         spares: int | None = None,
         tasks_per_child: int | None = None,
+        metrics_port: int | None = None,
+        child_init: Hook | None = None,
     ) -> int:
         """Runs a worker in this process until it is signalled (or, with burst, runs dry).
 
         Options left as None take their defaults (and PQ_* environment variables) from
         pq.settings.WorkerSettings; `max_memory` takes bytes or a size such as "512MiB".
+        `metrics_port` serves Prometheus metrics (the `metrics` extra; docs/operations.md);
+        `child_init()` runs in each child right after the fork (set up tracing there).
         Returns the number of tasks it processed.
         """
         from pq.worker.loop import Hooks, build_worker_settings
@@ -255,8 +289,9 @@ class PQ(EnqueueMixin, ReadingMixin, SchedulesMixin, OpsMixin):
             prefetch=prefetch,
             spares=spares,
             tasks_per_child=tasks_per_child,
+            metrics_port=metrics_port,
         )
-        return self.run_worker_with(settings, Hooks(pre_execute, post_execute))
+        return self.run_worker_with(settings, Hooks(pre_execute, post_execute, child_init))
 
     def run_worker_once(
         self,

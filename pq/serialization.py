@@ -30,6 +30,7 @@ import dill
 import pydantic
 
 from pq.errors import SerializationError
+from pq.signing import sign_options, verify_row
 
 PICKLE_MARKER = "__pq_pickle__"
 _SCALARS = frozenset({str, int, bool, type(None)})
@@ -110,6 +111,22 @@ class Codec:
         return [self.decode_value(v) for v in args], {
             k: self.decode_value(v) for k, v in kwargs.items()
         }
+
+    # -- rows --------------------------------------------------------------------------------
+    def signed_options(
+        self, name: str, args_json: str, kwargs_json: str, options: dict[str, Any]
+    ) -> dict[str, Any]:
+        """A row's options with the signature of its content (see pq.signing) when this app
+        has a secret_key; as they are otherwise."""
+        if self.secret_key is None:
+            return options
+        return sign_options(
+            self.secret_key, name, json.loads(args_json), json.loads(kwargs_json), options
+        )
+
+    def verify_row(self, name: str, args: Any, kwargs: Any, options: Any) -> None:
+        """Raises SerializationError for a row this app's secret_key did not sign."""
+        verify_row(self.secret_key, name, args, kwargs, options)
 
     def _sign(self, blob: bytes) -> str | None:
         if self.secret_key is None:

@@ -41,6 +41,27 @@ def _env_optional_int(name: str) -> int | None:
     return None if os.environ.get(name) in (None, "") else _env_int(name, 0)
 
 
+_MODULE_NAME = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
+
+
+def _env_include() -> tuple[str, ...] | None:
+    raw = os.environ.get("PQ_INCLUDE")
+    if raw is None:
+        return None
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+def validate_include(include: tuple[str, ...]) -> tuple[str, ...]:
+    """Module or package names (`myapp`, `myapp.jobs`) whose functions a worker may run."""
+    for name in include:
+        if not _MODULE_NAME.match(name):
+            raise ConfigurationError(
+                f"include={list(include)!r}: {name!r} is not a module or package name "
+                "(write e.g. 'myapp' or 'myapp.jobs')"
+            )
+    return include
+
+
 def validate_schema_name(schema: str) -> str:
     """Schema names are spliced into SQL, so only plain lower-case identifiers are allowed."""
     if not _SCHEMA_NAME.match(schema):
@@ -55,17 +76,25 @@ def validate_schema_name(schema: str) -> str:
 class Settings:
     """Connection and pool settings of one PQ instance."""
 
-    database_url: str | None = None  # resolved by pq.embedded.resolve_database_url
+    # Secrets stay out of repr(), which ends up in logs and tracebacks.
+    database_url: str | None = field(default=None, repr=False)  # see embedded.resolve_database_url
     schema: str = field(default_factory=lambda: os.environ.get("PQ_SCHEMA", "public"))
     pool_min_size: int = field(default_factory=lambda: _env_int("PQ_POOL_MIN_SIZE", 1))
     pool_max_size: int = field(default_factory=lambda: _env_int("PQ_POOL_MAX_SIZE", 10))
     allow_pickle: bool = field(
         default_factory=lambda: os.environ.get("PQ_ALLOW_PICKLE", "1") not in ("0", "false", "no")
     )
-    secret_key: str | None = field(default_factory=lambda: os.environ.get("PQ_SECRET_KEY"))
+    secret_key: str | None = field(
+        default_factory=lambda: os.environ.get("PQ_SECRET_KEY"), repr=False
+    )
+    # Modules and packages whose functions a worker may run besides registered tasks (see
+    # pq.registry); None: the package of the module that created the app. Env: PQ_INCLUDE.
+    include: tuple[str, ...] | None = field(default_factory=_env_include)
 
     def __post_init__(self) -> None:
         validate_schema_name(self.schema)
+        if self.include is not None:
+            object.__setattr__(self, "include", validate_include(tuple(self.include)))
         if self.pool_min_size < 0 or self.pool_max_size < max(1, self.pool_min_size):
             raise ConfigurationError(
                 f"pool sizes min={self.pool_min_size} max={self.pool_max_size} are invalid: "
@@ -106,6 +135,9 @@ class WorkerSettings:
     def claim_ahead(self) -> int:
         """How many rows the worker holds claimed beyond its free slots."""
         return self.concurrency if self.prefetch is None else self.prefetch
+
+    metrics_port: int | None = None  # serve Prometheus metrics on this port (metrics extra)
+    metrics_host: str = "0.0.0.0"  # the address the metrics port listens on
 
     @property
     def priority_list(self) -> list[int] | None:

@@ -37,6 +37,9 @@ os.register_at_fork(after_in_child=_send_child_crash_dumps_to_captured_stderr)
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))  # so tests, children and subprocesses import taskmods
+# Apps made in test modules (package `conftest`, `test_x`) run the functions of taskmods, as
+# an app of a real project runs its own package's functions (pq.registry's allow-list).
+os.environ.setdefault("PQ_INCLUDE", "taskmods")
 
 _counter = itertools.count()
 

@@ -9,6 +9,7 @@ import typer.core
 
 from pq._version import __version__
 from pq.cli import dashboard as dashboard_command
+from pq.cli import metrics as metrics_command
 from pq.cli import ops
 from pq.cli.common import AppArg, clear_errors, configure_logging
 from pq.cli.loader import load_app, load_callable
@@ -31,6 +32,7 @@ periodic_cli = typer.Typer(
 cli.add_typer(periodic_cli, name="periodic")
 ops.register(cli)  # tasks, task, workers, stats, retry, cancel, purge, queue
 dashboard_command.register(cli)  # dashboard
+metrics_command.register(cli)  # metrics
 
 # The names the rest of this module has always used.
 _clear_errors = clear_errors
@@ -166,19 +168,49 @@ def worker(
         Optional[str],  # noqa: UP045
         typer.Option(metavar="MODULE:FN", help="module:function run in the child after each task."),
     ] = None,
+    child_init: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(
+            metavar="MODULE:FN",
+            help="module:function run in each child right after the fork (e.g. to set up "
+            "OpenTelemetry exporters, whose threads do not survive a fork).",
+        ),
+    ] = None,
     log_level: Annotated[
         str, typer.Option(metavar="LEVEL", help="DEBUG, INFO, WARNING or ERROR.")
     ] = "INFO",
+    log_format: Annotated[
+        str,
+        typer.Option(
+            metavar="FORMAT",
+            help="text, or json: one object per line (task id, name, attempt, queue, "
+            "outcome, duration, peak RSS); tasks' own output too.",
+        ),
+    ] = "text",
+    metrics_port: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option(
+            metavar="PORT",
+            help="Serve this worker's Prometheus metrics on PORT (needs the metrics extra).",
+        ),
+    ] = None,
+    metrics_host: Annotated[
+        str, typer.Option(metavar="HOST", help="Address of the metrics port.")
+    ] = "0.0.0.0",
 ) -> None:
     """Run a worker: claim tasks and run each one in its own forked child."""
+    from pq.telemetry.logs import FORMATS
     from pq.worker.loop import Hooks, build_worker_settings
 
-    _configure_logging(log_level)
+    if log_format not in FORMATS:
+        raise typer.BadParameter(f"{log_format!r}: use text or json", param_hint="--log-format")
+    _configure_logging(log_level, log_format)
     with _clear_errors():
         pq_app = load_app(app)
         hooks = Hooks(
             load_callable(pre_execute, "--pre-execute") if pre_execute else None,
             load_callable(post_execute, "--post-execute") if post_execute else None,
+            load_callable(child_init, "--child-init") if child_init else None,
         )
         # A bad value (priority, size, ...) is a ConfigurationError: one line, exit 1.
         settings = build_worker_settings(
@@ -197,6 +229,8 @@ def worker(
             prefetch=prefetch,
             spares=spares,
             tasks_per_child=tasks_per_child,
+            metrics_port=metrics_port,
+            metrics_host=metrics_host,
         )
         pq_app.run_worker_with(settings, hooks, upgrade_hint=f"pq migrate {app}")
 

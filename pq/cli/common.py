@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import enum
 import json
-import logging
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -16,6 +14,7 @@ import typer
 from pydantic import BaseModel
 
 from pq.errors import PQError
+from pq.telemetry import logs
 
 AppArg = Annotated[
     str, typer.Argument(metavar="APP", help="The app: 'module:attr', or 'module' holding one PQ.")
@@ -34,12 +33,8 @@ def clear_errors() -> Iterator[None]:
         raise typer.Exit(1) from None
 
 
-def configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+def configure_logging(level: str, log_format: str = "text") -> None:
+    logs.configure(level, log_format)
 
 
 def _plain(value: Any) -> Any:

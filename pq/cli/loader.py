@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+import traceback
 from collections.abc import Callable
 from typing import Any
 
@@ -25,7 +26,31 @@ def _import_module(module_name: str, what: str) -> Any:
                 f"{what}: no module named {module_name!r} (run pq from the directory that "
                 "contains it, or add that directory to PYTHONPATH)"
             ) from exc
-        raise
+        raise ConfigurationError(_import_failure(module_name, exc)) from exc
+    except Exception as exc:
+        # The user's own module failed (a missing setting, a syntax error): one line naming
+        # the module, the error and where it happened, not pages of importlib frames.
+        raise ConfigurationError(_import_failure(module_name, exc)) from exc
+
+
+def _import_failure(module_name: str, exc: BaseException) -> str:
+    """'importing X failed: Error: text (file:line)', the line being in the app's module
+    when the failure passed through it, else the deepest frame of real source."""
+    where = ""
+    if isinstance(exc, SyntaxError) and exc.filename:
+        where = f" ({exc.filename}:{exc.lineno})"
+    else:
+        frames = [
+            f
+            for f in traceback.extract_tb(exc.__traceback__)
+            if not f.filename.startswith("<") and "importlib" not in f.filename
+        ]
+        own = module_name.replace(".", os.sep)
+        mine = [f for f in frames if own in f.filename]
+        chosen = (mine or frames)[-1:] if frames else []
+        if chosen:
+            where = f" ({chosen[0].filename}:{chosen[0].lineno})"
+    return f"importing {module_name!r} failed: {type(exc).__name__}: {exc}{where}"
 
 
 def _attribute(module: Any, path: str, what: str) -> Any:

@@ -1,6 +1,7 @@
 """Time series of finished tasks: throughput and failure rate per minute (the dashboard's
 charts). One indexed query over the window; minutes with nothing in them are filled with
-zeros here, so a chart always has one bar per minute."""
+zeros here, so a chart always has one bar per minute. Also the overview's failed tasks per
+queue, counted up to a cap so the page costs the same however many failures pile up."""
 
 from __future__ import annotations
 
@@ -76,3 +77,13 @@ def finished_series(
             for minute in (start + timedelta(minutes=i) for i in range(minutes))
         ]
     )
+
+
+FAILED_CAP = 1_000
+
+
+def failed_by_queue(app: _Reader, cap: int = FAILED_CAP) -> dict[str, int]:
+    """Failed tasks per queue that has any; a count above `cap` comes back as cap + 1."""
+    with app.executor() as ex:
+        rows = ex.fetch(app.queries.sql("queue_failed_counts"), {"cap": cap})
+    return {str(r["queue"]): int(r["failed"]) for r in rows}

@@ -45,7 +45,7 @@ class SchedulesMixin:
     def periodic(
         self,
         *,
-        run_every: timedelta | None = None,
+        run_every: timedelta | float | None = None,
         cron: str | None = None,
         key: str = "",
         max_concurrent: int | None = 1,
@@ -61,7 +61,8 @@ class SchedulesMixin:
         name: str | None = None,
     ) -> PeriodicDecorator:
         """Declares a periodic task: `@app.periodic(run_every=timedelta(minutes=5))` or
-        `@app.periodic(cron="0 9 * * 1", timezone="Europe/Berlin")`.
+        `@app.periodic(cron="0 9 * * 1", timezone="Europe/Berlin")`. A number for
+        run_every is seconds (as in Celery's beat schedule): `run_every=30` is every 30 s.
 
         Every mistake in the schedule raises InvalidScheduleError here, at import time.
         Stack several decorators with different `key=` to run one function on several
@@ -93,7 +94,7 @@ class SchedulesMixin:
         self,
         fn: Callable[..., Any],
         *args: Any,
-        run_every: timedelta | None = None,
+        run_every: timedelta | float | None = None,
         cron: str | None = None,
         key: str = "",
         max_concurrent: int | None = 1,

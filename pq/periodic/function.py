@@ -66,7 +66,7 @@ class PeriodicFunction(TaskFunction[P, R]):
     def schedule(
         self,
         *args: Any,
-        run_every: timedelta | None = None,
+        run_every: timedelta | float | None = None,
         cron: str | None = None,
         key: str = "",
         max_concurrent: int | None = 1,

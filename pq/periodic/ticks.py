@@ -23,6 +23,7 @@ import psycopg
 
 from pq.errors import PQError
 from pq.periodic.spec import PeriodicDefinition, ScheduleSpec, make_spec
+from pq.signing import SIGNATURE
 from pq.store.db import Executor, PsycopgExecutor, Row
 from pq.store.queries import NewTaskRow
 
@@ -48,6 +49,9 @@ def definition_params(
 ) -> dict[str, Any]:
     """The named parameters of periodic_declare.sql / periodic_upsert.sql."""
     args_json, kwargs_json = runtime.codec.encode_arguments(definition.args, definition.kwargs)
+    options = runtime.codec.signed_options(
+        definition.name, args_json, kwargs_json, dict(definition.options)
+    )
     spec = definition.spec
     return {
         "name": definition.name,
@@ -61,7 +65,7 @@ def definition_params(
         "active": definition.active,
         "priority": definition.priority,
         "queue": definition.queue,
-        "options": json.dumps(definition.options),
+        "options": json.dumps(options),
         "first_run": spec.first_run(now),
     }
 
@@ -72,21 +76,25 @@ def insert_tick(runtime: Runtime, ex: Executor, row: Row, *, run_at: datetime | 
     The task carries periodic_id (overlap control counts by it) and, in its options, the
     schedule's key and the slot it was enqueued for (None for a manual run-now).
     """
-    options = dict(row["options"])
+    # A schedule row is a standing order to run its content: with a secret_key it runs only
+    # if the key signed it (a forged row would otherwise have its ticks signed by us).
+    runtime.codec.verify_row(row["name"], row["args"], row["kwargs"], row["options"])
+    options = {k: v for k, v in row["options"].items() if k != SIGNATURE}
     retries = int(options.pop("retries", 0))
     options["periodic"] = {
         "key": row["key"],
         "slot": run_at.isoformat() if run_at is not None else None,
     }
+    args_json, kwargs_json = json.dumps(row["args"]), json.dumps(row["kwargs"])
     return runtime.queries.task_insert(
         ex,
         NewTaskRow(
             name=row["name"],
             queue=row["queue"],
             priority=row["priority"],
-            args=json.dumps(row["args"]),
-            kwargs=json.dumps(row["kwargs"]),
-            options=options,
+            args=args_json,
+            kwargs=kwargs_json,
+            options=runtime.codec.signed_options(row["name"], args_json, kwargs_json, options),
             client_id=None,
             run_at=run_at,
             max_attempts=retries + 1,
@@ -130,8 +138,18 @@ def sync_declared(runtime: Runtime, conn: psycopg.Connection[Any], now: datetime
 class Scheduler:
     """One worker's tick engine; the worker calls `run_due` when `due()` says so."""
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        queues: list[str] | None = None,
+        priorities: list[int] | None = None,
+    ) -> None:
         self.runtime = runtime
+        # Only schedules whose ticks this worker could run itself (None: all). A worker of
+        # other queues would enqueue ticks nobody here takes, and then skip every later tick
+        # as "still pending" without saying why; a worker that serves them ticks them instead.
+        self.queues = queues
+        self.priorities = priorities
         self.queries = runtime.queries
         self.next_check = 0.0  # time.monotonic() of the next look at the schedules
         self._known_code: set[str] = set()
@@ -147,7 +165,9 @@ class Scheduler:
             enqueued += taken
             if locked < BATCH:
                 break
-        seconds = self.queries.periodic_next_due(PsycopgExecutor(conn))
+        seconds = self.queries.periodic_next_due(
+            PsycopgExecutor(conn), queues=self.queues, priorities=self.priorities
+        )
         wait = MAX_SLEEP if seconds is None else min(MAX_SLEEP, max(seconds, 0.0))
         self.next_check = time.monotonic() + wait + LATE_MARGIN
         return enqueued
@@ -158,7 +178,9 @@ class Scheduler:
         # One transaction for the batch: the row locks, the inserted tasks and the advanced
         # next_run values commit together, or (on any error) none of them do.
         with conn.transaction():
-            rows = self.queries.periodic_lock_due(ex, BATCH)
+            rows = self.queries.periodic_lock_due(
+                ex, BATCH, queues=self.queues, priorities=self.priorities
+            )
             for row in rows:
                 enqueued += self._tick(ex, row)
         return enqueued, len(rows)
@@ -170,10 +192,15 @@ class Scheduler:
             spec = spec_of(row)
         except PQError as exc:
             return self._orphan(ex, row, f"its stored schedule is invalid: {exc}")
-        if not self._code_exists(row["name"]):
-            return self._orphan(ex, row, "its function can no longer be imported")
+        refusal = self._code_refusal(row["name"])
+        if refusal is not None:
+            return self._orphan(ex, row, refusal)
         slot: datetime = row["next_run"]
         next_run = spec.advance(slot, now)
+        try:
+            self.runtime.codec.verify_row(row["name"], row["args"], row["kwargs"], row["options"])
+        except PQError as exc:
+            return self._orphan(ex, row, str(exc))
         limit = row["max_concurrent"]
         if limit is not None and self.queries.periodic_count_live(ex, row["id"]) >= limit:
             log.info(
@@ -202,14 +229,15 @@ class Scheduler:
         self.queries.periodic_mark_orphaned(ex, row["id"])
         return 0
 
-    def _code_exists(self, name: str) -> bool:
-        """Whether the worker can import the schedule's function (cached once it could)."""
+    def _code_refusal(self, name: str) -> str | None:
+        """Why the worker cannot run the schedule's function (None: it can; cached then).
+        The registry decides, so a row naming code the app does not allow enqueues nothing."""
         if name in self._known_code:
-            return True
+            return None
         try:
             self.runtime.registry.resolve(name)
-        except Exception:  # any import failure means its ticks could only fail
+        except Exception as exc:  # any import failure means its ticks could only fail
             log.debug("cannot resolve %s", name, exc_info=True)
-            return False
+            return f"its function cannot be run ({exc})"
         self._known_code.add(name)
-        return True
+        return None

@@ -54,13 +54,16 @@ def insert_many(
     encoded = [_encode(app, split_item(item)) for item in items]
     if not encoded:
         return []
-    options_json = json.dumps(options.row_options())
+    row_options = options.row_options()
+    if app.codec.secret_key is None:  # one options text for every row
+        signed = [json.dumps(row_options)] * len(encoded)
+    else:  # each row signs its own arguments
+        signed = [json.dumps(app.codec.signed_options(name, a, k, row_options)) for a, k in encoded]
     with app.executor(connection) as ex:
         ids, now = app.queries.task_reserve_ids(ex, len(encoded))
         when = run_at or now
         app.queries.task_copy(
-            ex,
-            _rows(ids, encoded, name=name, options=options, options_json=options_json, run_at=when),
+            ex, _rows(ids, encoded, signed, name=name, options=options, run_at=when)
         )
         if when <= now:
             app.queries.task_notify_queues(ex, [options.queue])
@@ -74,14 +77,14 @@ def _encode(app: Producer, call: tuple[list[Any], dict[str, Any]]) -> tuple[str,
 def _rows(
     ids: list[int],
     encoded: list[tuple[str, str]],
+    options_texts: list[str],
     *,
     name: str,
     options: TaskOptions,
-    options_json: str,
     run_at: datetime,
 ) -> Iterator[tuple[Any, ...]]:
     max_attempts = options.retries + 1
-    for task_id, (args, kwargs) in zip(ids, encoded, strict=True):
+    for task_id, (args, kwargs), options_json in zip(ids, encoded, options_texts, strict=True):
         yield (
             task_id,
             name,

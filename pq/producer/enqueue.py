@@ -9,11 +9,17 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from pq.errors import DuplicateClientIdError
+from pq.errors import (
+    DuplicateClientIdError,
+    SchemaOutdatedError,
+    TaskDefinitionError,
+    UnknownTaskError,
+)
 from pq.models import Priority, Task
-from pq.producer.task import TaskFunction, TaskOptions, resolve_run_at
-from pq.registry import task_name_of
+from pq.producer.task import TaskFunction, TaskOptions, check_arguments, resolve_run_at
+from pq.registry import Registry, import_by_name, task_name_of
 from pq.store.queries import NewTaskRow
+from pq.telemetry import tracing
 
 if TYPE_CHECKING:
     from pq.producer.facade import Interceptor
@@ -29,6 +35,7 @@ class EnqueueMixin:
         queries: Queries
         codec: Codec
         interceptor: Interceptor | None
+        registry: Registry
 
         def executor(self, connection: Any = None) -> AbstractContextManager[Executor]: ...
         def options_for(self, name: str) -> TaskOptions: ...
@@ -50,13 +57,17 @@ class EnqueueMixin:
         """The row to write for one call: arguments encoded (a bad one fails the call here,
         before anything is written), options as stored."""
         args_json, kwargs_json = self.codec.encode_arguments(args, kwargs)
+        stored = options.row_options()
+        trace = tracing.trace_context()  # the caller's W3C trace context, when it traces
+        if trace is not None:
+            stored["trace"] = trace
         return NewTaskRow(
             name=name,
             queue=options.queue,
             priority=options.priority,
             args=args_json,
             kwargs=kwargs_json,
-            options=options.row_options(),
+            options=self.codec.signed_options(name, args_json, kwargs_json, stored),
             client_id=client_id,
             run_at=run_at,
             max_attempts=options.retries + 1,
@@ -78,13 +89,23 @@ class EnqueueMixin:
             return self.interceptor.insert(
                 name, args, kwargs, options, run_at=run_at, client_id=client_id
             )
-        row = self.new_row(name, args, kwargs, options, run_at=run_at, client_id=client_id)
         try:
-            with self.executor(connection) as ex:
-                return self.queries.task_insert(ex, row)
+            with tracing.enqueue_span(name, options.queue) as span:
+                row = self.new_row(name, args, kwargs, options, run_at=run_at, client_id=client_id)
+                with self.executor(connection) as ex:
+                    task_id = self.queries.task_insert(ex, row)
+                if span is not None:
+                    span.set_attribute("pq.task.id", task_id)
+                return task_id
         except Exception as exc:
             # psycopg 3 says sqlstate, psycopg2 (a caller's connection) says pgcode.
-            if "23505" not in (getattr(exc, "sqlstate", None), getattr(exc, "pgcode", None)):
+            code = getattr(exc, "sqlstate", None) or getattr(exc, "pgcode", None)
+            if code == "42P01":  # undefined_table: the same advice the worker gives
+                raise SchemaOutdatedError(
+                    f"pq's tables are not in this database (schema {self.queries.schema!r}): "
+                    "run `pq migrate APP` (or app.run_db_migrations()) first"
+                ) from None
+            if code != "23505":
                 raise
             raise DuplicateClientIdError(
                 f"client_id {client_id!r} is already used by another task; use upsert() to "
@@ -93,7 +114,7 @@ class EnqueueMixin:
 
     def enqueue(
         self,
-        fn: Callable[..., Any],
+        fn: Callable[..., Any] | str,
         *args: Any,
         run_at: datetime | None = None,
         countdown: float | None = None,
@@ -103,12 +124,14 @@ class EnqueueMixin:
         connection: Any = None,
         **kwargs: Any,
     ) -> int:
-        """Enqueues any importable function with its arguments; returns the task id.
+        """Enqueues any importable function (or a registered task's name) with its
+        arguments, checked against its signature; returns the task id.
 
         The option names above are reserved: a task with a parameter of the same name takes
         it through `apply_async(kwargs=...)` instead.
         """
         name, defaults = self._name_and_defaults(fn)
+        self._check_call(fn, name, defaults, args, kwargs)
         return self.insert_task(
             name,
             list(args),
@@ -121,7 +144,7 @@ class EnqueueMixin:
 
     def upsert(
         self,
-        fn: Callable[..., Any],
+        fn: Callable[..., Any] | str,
         *args: Any,
         client_id: str,
         run_at: datetime | None = None,
@@ -138,6 +161,7 @@ class EnqueueMixin:
         from pq.producer.upsert import upsert_one
 
         name, defaults = self._name_and_defaults(fn)
+        self._check_call(fn, name, defaults, args, kwargs)
         return upsert_one(
             self,
             name,
@@ -169,11 +193,43 @@ class EnqueueMixin:
         when = resolve_run_at(run_at, countdown)
         return insert_many(self, name, items, options, run_at=when, connection=connection)
 
-    def _name_and_defaults(self, fn: Callable[..., Any]) -> tuple[str, TaskOptions]:
+    def _name_and_defaults(self, fn: Callable[..., Any] | str) -> tuple[str, TaskOptions]:
         if isinstance(fn, TaskFunction):
             return fn.name, fn.options
+        if isinstance(fn, str):
+            return self._named(fn), self.options_for(fn)
         name = task_name_of(fn)
         return name, self.options_for(name)
+
+    def _named(self, name: str) -> str:
+        """A task given by name: registered, or an importable 'module:function'."""
+        if name in self.registry:
+            return name
+        try:
+            import_by_name(name)
+        except UnknownTaskError as exc:
+            known = ", ".join(sorted(self.registry)[:3]) or "none yet"
+            raise TaskDefinitionError(
+                f"{name!r} is not a registered task name ({exc}); pass the task function "
+                f"itself, or the name of one registered with @app.task (registered: {known})"
+            ) from None
+        return name
+
+    def _check_call(
+        self,
+        fn: Callable[..., Any] | str,
+        name: str,
+        options: TaskOptions,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> None:
+        """Binds the arguments to the function's signature before anything is stored."""
+        if not options.check_arguments:
+            return
+        target = self.registry.resolve(fn) if isinstance(fn, str) else fn
+        if isinstance(target, TaskFunction):
+            target = target.fn
+        check_arguments(target, name, args, kwargs)
 
     def cancel(self, task_id: int) -> bool:
         """Cancels a pending task, or stops a running one; False if it had already ended."""

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import inspect
 import time
+import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Generic, ParamSpec, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, ParamSpec, Protocol, TypeVar, overload
 
 from pq.errors import (
     ConfigurationError,
@@ -28,6 +30,8 @@ if TYPE_CHECKING:
 P = ParamSpec("P")
 R = TypeVar("R")
 
+_UNSET: Any = object()  # an argument not passed (None means "no timeout")
+
 
 @dataclass(frozen=True)
 class TaskOptions:
@@ -42,6 +46,8 @@ class TaskOptions:
     backoff: Backoff | None = None  # None: pq.retry.DEFAULT_BACKOFF
     max_cpu: float | None = None  # CPU seconds
     tasks_per_child: int | None = None  # None: the worker's setting (see pq/worker/reuse.py)
+    # bind each call's arguments to the signature at enqueue (Celery's `typing`); not stored
+    check_arguments: bool = True
     extra: Mapping[str, Any] = field(default_factory=dict)  # stored as-is in the row's options
 
     def __post_init__(self) -> None:
@@ -87,20 +93,42 @@ def resolve_run_at(
     run_at: datetime | None, countdown: float | None, eta: datetime | None = None
 ) -> datetime | None:
     """When a task may run: None means now. Naive datetimes are refused (see docs/enqueueing)."""
+    given = "run_at"
     if eta is not None:
         if run_at is not None:
             raise ConfigurationError("pass run_at or eta (its Celery alias), not both")
-        run_at = eta
+        run_at, given = eta, "eta"
     if run_at is not None and countdown is not None:
-        raise ConfigurationError("pass run_at or countdown, not both")
+        raise ConfigurationError(f"pass {given} or countdown, not both")
     if countdown is not None:
         return datetime.now(UTC) + timedelta(seconds=countdown)
     if run_at is not None and (run_at.tzinfo is None or run_at.utcoffset() is None):
         raise ConfigurationError(
-            f"run_at={run_at.isoformat()} has no timezone, so its moment is ambiguous; "
+            f"{given}={run_at.isoformat()} has no timezone, so its moment is ambiguous; "
             "pass an aware datetime such as datetime.now(UTC) + timedelta(hours=1)"
         )
     return run_at
+
+
+def check_arguments(fn: Callable[..., Any], name: str, args: Any, kwargs: Any) -> None:
+    """Binds the call's arguments to the function's signature, as Celery does at `delay()`:
+    a call the worker could only fail with TypeError is refused here, before anything is
+    stored. Functions without a readable signature (some builtins) are not checked."""
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return
+    try:
+        signature.bind(*args, **kwargs)
+    except TypeError as exc:
+        plain = signature.replace(
+            parameters=[p.replace(annotation=p.empty) for p in signature.parameters.values()],
+            return_annotation=signature.empty,
+        )
+        raise TypeError(
+            f"{name}{plain}: {exc} (checked when enqueued; pass check_arguments=False "
+            "to the task decorator to store the call unchecked)"
+        ) from None
 
 
 class TaskHandle:
@@ -116,14 +144,49 @@ class TaskHandle:
     def __int__(self) -> int:
         return self.id
 
-    def get(self) -> Task:
+    @overload
+    def get(self) -> Task: ...
+    @overload
+    def get(self, timeout: float | None, propagate: bool = True) -> Any: ...
+    @overload
+    def get(self, *, propagate: bool) -> Any: ...
+
+    def get(self, timeout: Any = _UNSET, propagate: Any = _UNSET) -> Any:
+        """Celery's `AsyncResult.get(timeout=..., propagate=...)`: waits for the task and
+        returns its value (see `result()`); with propagate=False a failure is returned, not
+        raised.
+
+        Deprecated: a bare `get()` still returns the `Task` snapshot, with a
+        DeprecationWarning; call `snapshot()` for that. It will wait for the result, as
+        Celery's does, in a later release.
+        """
+        if timeout is _UNSET and propagate is _UNSET:
+            warnings.warn(
+                "TaskHandle.get() without arguments returns the Task snapshot; call "
+                "handle.snapshot() for it, or handle.get(timeout=...) for the result as "
+                "Celery's AsyncResult.get() gives it (a bare get() will wait for the result "
+                "in a later release)",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            return self.snapshot()
+        wait = None if timeout is _UNSET else timeout
+        try:
+            return self.result(wait)
+        except (TaskFailedError, TaskCancelledError) as exc:
+            if propagate is _UNSET or propagate:
+                raise
+            return exc
+
+    def snapshot(self) -> Task:
+        """The task's row as it is now: status, attempts, error, result (decoded)."""
         task = self.app.get_task(self.id)
         if task is None:
             raise TaskNotFoundError(f"task {self.id} does not exist (was it cleared?)")
         return task
 
     def status(self) -> TaskStatus:
-        return self.get().status
+        return self.snapshot().status
 
     def cancel(self) -> bool:
         return self.app.cancel(self.id)
@@ -228,10 +291,13 @@ class TaskFunction(Generic[P, R]):
             max_memory=max_memory,
             max_cpu=max_cpu,
         )
+        args, kwargs = list(args), dict(kwargs or {})
+        if options.check_arguments:
+            check_arguments(self.fn, self.name, args, kwargs)
         task_id = self.app.insert_task(
             self.name,
-            list(args),
-            dict(kwargs or {}),
+            args,
+            kwargs,
             options,
             run_at=resolve_run_at(run_at, countdown, eta),
             client_id=client_id,
@@ -245,6 +311,8 @@ class TaskFunction(Generic[P, R]):
         """Like `delay()`, but replaces the task with this client_id (see `PQ.upsert`)."""
         from pq.producer.upsert import upsert_one
 
+        if self.options.check_arguments:
+            check_arguments(self.fn, self.name, args, kwargs)
         task_id = upsert_one(
             self.app,
             self.name,

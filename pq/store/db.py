@@ -19,6 +19,7 @@ from psycopg.types.json import JsonbLoader, JsonLoader
 from psycopg_pool import ConnectionPool
 
 from pq.errors import DatabaseUnavailableError
+from pq.store.redact import describe_url, redact_url_error
 
 log = logging.getLogger("pq.db")
 
@@ -62,33 +63,26 @@ class PsycopgExecutor:
                 copy.write_row(row)
 
 
-def describe_url(url: str) -> str:
-    """The URL without its password, for messages and logs."""
-    try:
-        info = psycopg.conninfo.conninfo_to_dict(url)
-    except psycopg.ProgrammingError:
-        return "<unparseable database URL>"
-    info.pop("password", None)
-    return " ".join(f"{k}={v}" for k, v in info.items())
-
-
 def connect(url: str, *, autocommit: bool = True, **options: Any) -> psycopg.Connection[Any]:
     """Opens one connection, turning every failure into a clear DatabaseUnavailableError.
 
-    `options` are extra libpq parameters (e.g. the worker's TCP keepalives).
+    `options` are extra libpq parameters (e.g. the worker's TCP keepalives). The error is one
+    line with every secret of the URL masked, and it does not chain psycopg's exception,
+    whose text may quote the whole URL (a task's stored traceback would show it).
     """
     try:
         return psycopg.connect(url, autocommit=autocommit, connect_timeout=10, **options)
     except psycopg.ProgrammingError as exc:
+        reason = redact_url_error(str(exc), url)
         raise DatabaseUnavailableError(
-            f"the database URL is invalid ({exc}); expected e.g. postgresql://user@host:5432/db"
-        ) from exc
+            f"the database URL is invalid ({reason}); expected e.g. postgresql://user@host:5432/db"
+        ) from None
     except psycopg.OperationalError as exc:
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+        reason = redact_url_error(str(exc), url) or type(exc).__name__
         raise DatabaseUnavailableError(
-            f"cannot connect to the database ({describe_url(url)}): {first_line}. "
+            f"cannot connect to the database ({describe_url(url)}): {reason}. "
             "Check that Postgres is running and the URL (PQ_DATABASE_URL) is right"
-        ) from exc
+        ) from None
 
 
 class AsyncExecutor(Protocol):

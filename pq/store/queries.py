@@ -311,8 +311,8 @@ class Queries(FlowQueries, WorkerQueries):
     def periodic_list(self, ex: Executor) -> list[Row]:
         return ex.fetch(self.sql("periodic_list"), {})
 
-    def periodic_lock_due(self, ex: Executor, limit: int) -> list[Row]:
-        return ex.fetch(self.sql("periodic_lock_due"), {"limit": limit})
+    def periodic_lock_due(self, ex: Executor, limit: int, **only: list[Any] | None) -> list[Row]:
+        return ex.fetch(self.sql("periodic_lock_due"), {"limit": limit, **only})
 
     def periodic_count_live(self, ex: Executor, periodic_id: int) -> int:
         rows = ex.fetch(self.sql("periodic_count_live"), {"periodic_id": periodic_id})
@@ -326,9 +326,9 @@ class Queries(FlowQueries, WorkerQueries):
             {"id": periodic_id, "next_run": next_run, "last_run": last_run},
         )
 
-    def periodic_next_due(self, ex: Executor) -> float | None:
-        """Seconds until the next active schedule is due; None when there is none."""
-        seconds = ex.fetch(self.sql("periodic_next_due"), {})[0]["seconds"]
+    def periodic_next_due(self, ex: Executor, **only: list[Any] | None) -> float | None:
+        """Seconds until the next schedule of `only` (queues=, priorities=: None for all) is due."""
+        seconds = ex.fetch(self.sql("periodic_next_due"), only)[0]["seconds"]
         return None if seconds is None else float(seconds)
 
     # -- operators (pq/ops: inspection, stats, retry, purge, pause) ---------------------------

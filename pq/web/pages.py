@@ -17,7 +17,7 @@ from starlette.responses import Response
 
 from pq.models import TaskStatus
 from pq.ops.browse import WINDOW, browse_tasks
-from pq.ops.series import finished_series
+from pq.ops.series import FAILED_CAP, failed_by_queue, finished_series
 from pq.periodic.spec import ScheduleSpec
 from pq.web.charts import failure_rate_chart, throughput_chart
 from pq.web.render import page
@@ -49,7 +49,8 @@ def overview(request: Request) -> Response:
         request,
         "overview.html",
         "_overview.html",
-        queues=queue_rows(app.queue_stats(), app.paused_queues()),
+        queues=queue_rows(app.queue_stats(), app.paused_queues(), failed_by_queue(app)),
+        failed_cap=FAILED_CAP,
         series=series,
         throughput_svg=throughput_chart(series),
         failure_svg=failure_rate_chart(series),

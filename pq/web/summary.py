@@ -1,9 +1,10 @@
 """The overview's per-queue rows, added up from the operator library's per-(queue, priority)
-statistics, plus queues that are paused while empty (so they can be resumed from there)."""
+statistics, plus queues that are paused while empty (so they can be resumed from there) and
+queues that hold only failed tasks (so they can be retried from there)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -37,6 +38,7 @@ class QueueRow:
     failed_15m: int = 0
     oldest_due_age: float | None = None
     paused: bool = False
+    failed: int = 0  # failed tasks kept, at most FAILED_CAP + 1
 
     @property
     def pending(self) -> int:
@@ -48,7 +50,9 @@ class QueueRow:
         return None if ended == 0 else self.failed_15m / ended
 
 
-def queue_rows(stats: Iterable[_Stats], paused: Iterable[str]) -> list[QueueRow]:
+def queue_rows(
+    stats: Iterable[_Stats], paused: Iterable[str], failed: Mapping[str, int]
+) -> list[QueueRow]:
     """One row per queue, by name."""
     rows: dict[str, QueueRow] = {}
     for s in stats:
@@ -62,4 +66,6 @@ def queue_rows(stats: Iterable[_Stats], paused: Iterable[str]) -> list[QueueRow]
             row.oldest_due_age = max(row.oldest_due_age or 0.0, s.oldest_due_age)
     for queue in paused:
         rows.setdefault(queue, QueueRow(queue)).paused = True
+    for queue, count in failed.items():
+        rows.setdefault(queue, QueueRow(queue)).failed = count
     return [rows[q] for q in sorted(rows)]

@@ -121,9 +121,23 @@ def finish_record(row: dict[str, Any], outcome: Outcome, usage: Usage) -> dict[s
 
 
 def log_outcome(row: dict[str, Any], outcome: Outcome, usage: Usage) -> None:
+    """One line per ended attempt; its fields also go in `record.pq` for --log-format json."""
     level = logging.INFO if outcome.kind is OutcomeKind.SUCCESS else logging.WARNING
     if not log.isEnabledFor(level):
         return  # nothing formatted per task when the level hides it
+    last_error = None if outcome.error is None else outcome.error.strip().splitlines()[-1]
+    fields = {
+        "task_id": row["id"],
+        "name": row["name"],
+        "attempt": row["attempts"],
+        "queue": row["queue"],
+        "outcome": outcome.kind.value,
+        "duration": round(usage.duration, 6),
+        "max_rss_kib": usage.max_rss_kib,
+        "worker_id": row["worker_id"],
+    }
+    if last_error is not None:
+        fields["error"] = last_error
     log.log(
         level,
         "task %s (%s) attempt %s: %s in %.3fs%s",
@@ -132,5 +146,6 @@ def log_outcome(row: dict[str, Any], outcome: Outcome, usage: Usage) -> None:
         row["attempts"],
         outcome.kind.value,
         usage.duration,
-        "" if outcome.error is None else f": {outcome.error.strip().splitlines()[-1]}",
+        "" if last_error is None else f": {last_error}",
+        extra={"pq": fields},
     )

@@ -21,8 +21,11 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from pq.models import OutcomeKind, Task
 from pq.retry import Retry
 from pq.serialization import annotates_a_model, restore_arguments
+from pq.store.redact import redact
+from pq.telemetry import tracing
 from pq.worker.handoff import frame, receive
 from pq.worker.limits import Limits
+from pq.worker.output import tag_standard_streams
 
 if TYPE_CHECKING:
     from pq.runtime import Runtime
@@ -55,12 +58,27 @@ def run_child(
     code = 0
     try:
         _become_independent()
-        report = _execute(runtime, row, hooks, limits)
-        _write_all(write_fd, encode_report(report))
+        _write_all(write_fd, encode_report(_run_one(runtime, row, hooks, limits, init=True)))
+        tracing.flush()  # after the report: a slow exporter does not delay the record
     except BaseException:  # nothing may escape: the stack above us is the parent's loop
         code = EXIT_REPORT_FAILED
     _flush_standard_streams()
     os._exit(code)
+
+
+def _run_one(
+    runtime: Runtime, row: dict[str, Any], hooks: Hooks, limits: Limits, *, init: bool
+) -> dict[str, Any]:
+    """One task in this child: its output tagged, child_init first if `init` (once per
+    process), the task in its tracing span, secrets redacted from the report."""
+    tag_standard_streams(int(row["id"]))
+    report = _child_init(hooks) if init else None  # e.g. tracing exporters, after the fork
+    if report is not None:
+        return _redacted(report, runtime)
+    with tracing.consumer_span(row) as span:
+        report = _redacted(_execute(runtime, row, hooks, limits), runtime)
+        tracing.end_consumer(span, report)
+    return report
 
 
 def run_spare(runtime: Runtime, handoff_fd: int, write_fd: int, hooks: Hooks) -> NoReturn:
@@ -73,7 +91,8 @@ def run_spare(runtime: Runtime, handoff_fd: int, write_fd: int, hooks: Hooks) ->
         received = receive(handoff_fd)
         if received is not None:
             row, limits = received
-            _write_all(write_fd, encode_report(_execute(runtime, row, hooks, limits)))
+            _write_all(write_fd, encode_report(_run_one(runtime, row, hooks, limits, init=True)))
+            tracing.flush()
     except BaseException:  # nothing may escape: the stack above us is the parent's loop
         code = EXIT_REPORT_FAILED
     _flush_standard_streams()
@@ -96,7 +115,7 @@ def run_reusable(
                 break
             row, limits = received
             before = resource.getrusage(resource.RUSAGE_SELF)
-            report = _execute(runtime, row, hooks, limits.reused(before))
+            report = _run_one(runtime, row, hooks, limits.reused(before), init=n == 1)
             after = resource.getrusage(resource.RUSAGE_SELF)
             grown = limits.max_memory is not None and after.ru_maxrss * 1024 > limits.max_memory
             report["usage"] = [
@@ -106,6 +125,7 @@ def run_reusable(
             report["last"] = n == tasks or grown
             _flush_standard_streams()
             _write_all(write_fd, frame(encode_report(report)))
+            tracing.flush()
             if report["last"]:
                 break
     except BaseException:  # nothing may escape: the stack above us is the parent's loop
@@ -122,6 +142,25 @@ def encode_report(report: dict[str, Any]) -> bytes:
         return json.dumps(report).encode()
     except (TypeError, ValueError) as exc:
         return json.dumps(_failure(OutcomeKind.EXCEPTION, exc)).encode()
+
+
+def _redacted(report: dict[str, Any], runtime: Runtime) -> dict[str, Any]:
+    if isinstance(report.get("error"), str):  # read by anyone who can read the row or span
+        report["error"] = redact(report["error"], runtime.database_url())
+    return report
+
+
+def _child_init(hooks: Hooks) -> dict[str, Any] | None:
+    """Runs the child_init hook; a failure is the attempt's report (the task does not run)."""
+    if hooks.child_init is None:
+        return None
+    try:
+        _call(hooks.child_init)
+    except BaseException as exc:
+        report = _failure(OutcomeKind.EXCEPTION, exc)
+        report["error"] = "child_init hook failed, the task did not run:\n" + report["error"]
+        return report
+    return None
 
 
 def _flush_standard_streams() -> None:
@@ -149,10 +188,12 @@ def _execute(runtime: Runtime, row: dict[str, Any], hooks: Hooks, limits: Limits
         limits.apply()
         # The hooks get a Task; without hooks the row is read as it is (no validation cost).
         task = Task.model_validate(row) if hooks.pre_execute or hooks.post_execute else None
-        fn = runtime.registry.resolve(row["name"])
         args, kwargs = row["args"], row["kwargs"]
         if not isinstance(args, list) or not isinstance(kwargs, dict):  # untrusted row
             raise TypeError("the row's args must be a JSON array and its kwargs an object")
+        # Nothing of a row written without the secret_key runs, its function's import included.
+        runtime.codec.verify_row(row["name"], args, kwargs, row["options"])
+        fn = runtime.registry.resolve(row["name"])
         args, kwargs = runtime.codec.decode_arguments(args, kwargs)
         args, kwargs = restore_arguments(fn, args, kwargs)
     except BaseException as exc:

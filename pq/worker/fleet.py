@@ -12,8 +12,11 @@ import logging
 import os
 import socket
 
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+
 from pq._version import __version__
-from pq.models import OutcomeKind
+from pq.models import OutcomeKind, Priority
 from pq.settings import WorkerSettings
 from pq.store.db import Executor, PsycopgExecutor, Row
 from pq.store.queries import Queries
@@ -34,6 +37,34 @@ def register_worker(queries: Queries, ex: Executor, settings: WorkerSettings) ->
         priorities=settings.priority_list,
         concurrency=settings.concurrency,
         lease_seconds=settings.lease,
+    )
+
+
+def _priority_names(priorities: list[int] | None) -> str:
+    if not priorities:
+        return "all"
+    known = {int(p): p.name.lower() for p in Priority}
+    return ",".join(known.get(p, str(p)) for p in sorted(priorities, reverse=True))
+
+
+def _database(url: str) -> str:
+    """Where the database is, never the credentials: host (or socket dir), port, name."""
+    try:
+        parts = conninfo_to_dict(url)
+    except psycopg.ProgrammingError:
+        return "?"
+    host = str(parts.get("host") or "localhost")
+    port = f":{parts['port']}" if parts.get("port") else ""
+    return f"{host}{port}/{parts.get('dbname') or parts.get('user') or ''}"
+
+
+def start_line(worker_id: int, settings: WorkerSettings, url: str) -> str:
+    """The worker's first log line: who it is, what it takes and where it reads."""
+    metrics = f" metrics=:{settings.metrics_port}" if settings.metrics_port else ""
+    return (
+        f"worker {worker_id} started (pid {os.getpid()} on {socket.gethostname()}): "
+        f"queues={','.join(settings.queues)} priorities={_priority_names(settings.priority_list)}"
+        f" concurrency={settings.concurrency} database={_database(url)}{metrics}"
     )
 
 

@@ -18,6 +18,7 @@ import psycopg
 
 from pq.errors import DatabaseUnavailableError
 from pq.store.db import PsycopgExecutor
+from pq.store.redact import one_line, redact
 from pq.worker.wakeup import Listener, Waiter
 
 log = logging.getLogger("pq.worker")
@@ -179,5 +180,5 @@ class DatabaseLink:
 
 
 def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    # Driver messages may quote a connection string: mask any password in it.
+    return redact(one_line(str(exc))) or type(exc).__name__

@@ -11,6 +11,7 @@ This module is the loop; its duties live in the mixins below `Worker` (see pq/wo
 from __future__ import annotations
 
 import logging
+import re
 import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -22,6 +23,7 @@ from pq.settings import WorkerSettings, build_worker_settings
 from pq.store.db import PsycopgExecutor, connect
 from pq.store.migrate import check_schema_current
 from pq.worker.attempt import Child
+from pq.worker.fleet import start_line
 from pq.worker.link import WORKER_CONNECTION_OPTIONS, DatabaseLink
 from pq.worker.outcome import KillReason
 from pq.worker.state import Hooks
@@ -32,6 +34,9 @@ if TYPE_CHECKING:
     from pq.runtime import Runtime
 
 log = logging.getLogger("pq.worker")
+
+_METRICS = "metrics"  # the selector's tag of the metrics socket
+_TASK_ID = re.compile(r"[0-9]{1,19}")  # a bigint, as 'c:<id>' carries it
 
 __all__ = ["Hooks", "Worker", "build_worker_settings", "run"]  # callers import these from here
 
@@ -81,13 +86,10 @@ class Worker(Upkeep):
         self.worker_id = self._register(self.link.executor())
         self.signals.install()
         self.waiter.watch(self.signals.read_fd, Waiter.SIGNALS)
-        log.info(
-            "worker %s started: queues=%s priorities=%s concurrency=%d",
-            self.worker_id,
-            ",".join(self.settings.queues),
-            self.settings.priority_list or "all",
-            self.settings.concurrency,
-        )
+        metrics_fd = self.metrics.fileno()
+        if metrics_fd is not None:
+            self.waiter.watch(metrics_fd, _METRICS)
+        log.info("%s", start_line(self.worker_id, self.settings, self.runtime.database_url()))
 
     def _connect(self) -> psycopg.Connection[Any]:
         return connect(self.runtime.database_url(), **WORKER_CONNECTION_OPTIONS)
@@ -116,6 +118,7 @@ class Worker(Upkeep):
             self.link.call("deregistering", self._deregister)
         self.link.close()
         self.waiter.close()
+        self.metrics.close()
         log.info("worker %s stopped after %d tasks", self.worker_id, self.processed)
 
     def _deregister(self, ex: PsycopgExecutor) -> None:
@@ -184,6 +187,7 @@ class Worker(Upkeep):
 
     def _claim_and_fork(self) -> None:
         limit = self._claim_limit()
+        began = time.perf_counter()
         result = self.link.call(
             "recording and claiming tasks",
             lambda ex: self.queries.task_finish_and_claim(
@@ -198,6 +202,7 @@ class Worker(Upkeep):
         if result is None:
             return  # the connection broke; a claim that committed anyway is released later
         changed, rows = result
+        self.metrics.timed("claim", time.perf_counter() - began)
         self._recorded(changed)
         self.next_poll = time.monotonic() + self.settings.poll_interval
         self.maybe_work = len(rows) == limit  # a full batch: there may be more waiting
@@ -222,15 +227,24 @@ class Worker(Upkeep):
                 self._on_notifications()
             elif isinstance(tag, Child):
                 self._read_report(tag)
+            elif tag == _METRICS:
+                self.metrics.serve()
 
     def _on_notifications(self) -> None:
+        # Any role that can connect may NOTIFY this channel: a payload is only a hint to look
+        # at the database (which says what is true), and one pq never sends is ignored.
+        cancel_hints: set[int] = set()
         for payload in self.link.drain_notifications():
             kind, _, value = payload.partition(":")
-            if kind == "t" and value in self.settings.queues:
-                self.maybe_work = True
-            elif kind == "c":
-                self._cancel_running(int(value))
-            elif kind == "p":  # a schedule was created or resumed: look at it now
+            if kind == "t":
+                self.maybe_work = self.maybe_work or value in self.settings.queues
+            elif kind == "c" and _TASK_ID.fullmatch(value):
+                cancel_hints.add(int(value))
+            elif kind == "p" and not value:  # a schedule was created or resumed: look now
                 self.scheduler.next_check = 0.0
-            elif kind == "q" and value in self.settings.queues:  # paused or resumed
-                self.gate.stale = True
+            elif kind == "q":
+                self.gate.stale = self.gate.stale or value in self.settings.queues
+            else:
+                log.debug("ignoring a notification pq does not send: %r", payload[:80])
+        if cancel_hints & ({c.row["id"] for c in self.children.values()} | set(self._held_ids())):
+            self.link.call("reading cancel requests", self._cancel_requested)

@@ -23,9 +23,11 @@ class Recording(WorkerState):
     def _flush(self) -> None:
         if not self.finished or not self.link.up:
             return
+        began = time.perf_counter()
         changed = self.link.call(
             "recording finished tasks", lambda ex: self.queries.task_finish(ex, self.finished)
         )
+        self.metrics.timed("record", time.perf_counter() - began)
         if changed is None:
             return  # kept, and written again after the reconnect (the fence stops doubles)
         self._recorded(changed)

@@ -109,6 +109,9 @@ class Reuse(Standby):
         self._add_finished(finish_record(child.row, outcome, usage))
         self.processed += 1
         log_outcome(child.row, outcome, usage)
+        self.metrics.task_ended(
+            child.row, outcome.kind.value, usage.duration, (usage.max_rss_kib or 0) * 1024
+        )
         if exited:
             self.waiter.unwatch(child.read_fd)
             child.close_pipe()

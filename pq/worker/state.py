@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pq.periodic.ticks import Scheduler
+from pq.telemetry.metrics import worker_metrics
 from pq.worker.pauses import QueueGate
 from pq.worker.wakeup import Waiter
 
@@ -30,10 +31,12 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Hooks:
-    """Run in the child around each task: pre_execute(task), post_execute(task, error)."""
+    """Run in the child around each task: pre_execute(task), post_execute(task, error);
+    child_init() first of all, right after the fork (set up tracing exporters there)."""
 
     pre_execute: Callable[..., Any] | None = None
     post_execute: Callable[..., Any] | None = None
+    child_init: Callable[..., Any] | None = None
 
 
 class WorkerState:
@@ -72,7 +75,11 @@ class WorkerState:
         self.next_rescue = 0.0
         self.worker_id = 0
         self.waiter = Waiter()
-        self.scheduler = Scheduler(runtime)
+        # ticks only of the schedules this worker could run itself (see Scheduler)
+        self.scheduler = Scheduler(runtime, list(settings.queues), settings.priority_list)
+        self.metrics = worker_metrics(
+            settings.metrics_port, settings.metrics_host, lambda: len(self.children)
+        )
         # the claim's parameters, worked out once rather than on every claim of the hot loop
         self.queues = list(settings.queues)  # minus paused ones (see Upkeep._refresh_pauses)
         self.gate = QueueGate(settings.queues)

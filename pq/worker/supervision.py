@@ -92,6 +92,9 @@ class Supervision(Recording):
         self._add_finished(finish_record(child.row, outcome, usage))
         self.processed += 1
         log_outcome(child.row, outcome, usage)
+        self.metrics.task_ended(
+            child.row, outcome.kind.value, usage.duration, (usage.max_rss_kib or 0) * 1024
+        )
 
     def _forget_idle(self, pid: int) -> None:
         """A child that had no task ended: a retired spare, or one that died waiting."""

@@ -7,6 +7,7 @@ import logging
 import time
 
 from pq.store.db import PsycopgExecutor
+from pq.telemetry import logs
 from pq.worker.fleet import register_worker, release_unowned_tasks, rescue_lost_tasks
 from pq.worker.reuse import Reuse
 
@@ -15,7 +16,9 @@ log = logging.getLogger("pq.worker")
 
 class Upkeep(Reuse):
     def _register(self, ex: PsycopgExecutor) -> int:
-        return register_worker(self.queries, ex, self.settings)
+        worker_id = register_worker(self.queries, ex, self.settings)
+        logs.process_fields["worker_id"] = worker_id  # on every JSON line, children's too
+        return worker_id
 
     def _heartbeat_if_due(self) -> None:
         now = time.monotonic()
@@ -36,10 +39,17 @@ class Upkeep(Reuse):
                 self.settings.lease,
                 self.worker_id,
             )
+        self.metrics.heartbeat_ok()
         self.gate.stale = True  # the polling fallback for a pause notice we missed
         if self.children or self.held:  # the polling fallback for a cancel notice we missed
-            for task_id in self.queries.task_list_cancel_requested(ex, self.worker_id):
-                self._cancel_running(task_id)
+            self._cancel_requested(ex)
+
+    def _cancel_requested(self, ex: PsycopgExecutor) -> None:
+        """Kills the children whose rows carry a cancel request (a held row ends cancelled).
+        A 'c:<id>' notice only brings this forward: anyone may send one, only a row update is
+        a request."""
+        for task_id in self.queries.task_list_cancel_requested(ex, self.worker_id):
+            self._cancel_running(task_id)
 
     def _refresh_pauses(self) -> None:
         if self.gate.stale and self.link.up:

@@ -129,3 +129,12 @@ def test_burst_exits_when_nothing_is_left(db_url: str) -> None:
     assert result.returncode == 0, result.stderr
     assert [producer.get_task(i).result for i in ids] == [0, 2, 4, 6, 8]  # type: ignore[union-attr]
     producer.close()
+
+
+def test_an_error_inside_the_app_module_is_one_line_naming_it(db_url: str) -> None:
+    result = run_pq("tasks", "taskmods.broken_app:app", db_url=db_url)
+    assert result.returncode == 1
+    assert result.stderr.strip().count("\n") == 0, result.stderr
+    assert "importing 'taskmods.broken_app' failed: KeyError:" in result.stderr
+    assert "PQ_TEST_SMTP_HOST_THAT_IS_NOT_SET" in result.stderr
+    assert "broken_app.py:10)" in result.stderr

@@ -17,7 +17,7 @@ from workerproc import WorkerProcess, kill_orphans, terminate_backends, workers
 from pq import PQ
 from pq.producer.task import TaskFunction
 from taskmods import e2eapp
-from waiting import wait_until
+from waiting import wait_for_count
 
 TASKS = 5000
 
@@ -55,19 +55,19 @@ def finished(db_url: str) -> int:
 def run_with_havoc(db_url: str, tmp_path: Path) -> None:
     """Runs 4 workers to the end; kills one mid-run (and starts another), cuts every session."""
     with workers(db_url, tmp_path, 4, "--concurrency", "2") as procs:
-        wait_until(lambda: finished(db_url) >= TASKS // 5, timeout=120, interval=0.1)
+        wait_for_count(lambda: finished(db_url), TASKS // 5)
         victim = procs[0]
         orphans = victim.children()
         victim.kill()
         kill_orphans(orphans)
         procs.append(WorkerProcess(db_url, tmp_path / "replacement.log"))
-        wait_until(lambda: finished(db_url) >= TASKS // 2, timeout=120, interval=0.1)
+        wait_for_count(lambda: finished(db_url), TASKS // 2)
         terminate_backends(db_url)
-        wait_until(lambda: finished(db_url) == TASKS, timeout=180, interval=0.2)
+        wait_for_count(lambda: finished(db_url), TASKS)
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(600)  # its own waits bound it; a loaded machine drains slower
+@pytest.mark.timeout(1200)  # bounded by progress (wait_for_count), not by the total time
 def test_without_retries_no_task_runs_twice_and_none_is_lost(
     app: PQ, db_url: str, tmp_path: Path
 ) -> None:
@@ -93,7 +93,7 @@ def test_without_retries_no_task_runs_twice_and_none_is_lost(
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(600)  # its own waits bound it; a loaded machine drains slower
+@pytest.mark.timeout(1200)  # bounded by progress (wait_for_count), not by the total time
 def test_with_retries_every_task_completes(app: PQ, db_url: str, tmp_path: Path) -> None:
     effects = tmp_path / "effects.tsv"
     enqueue_all(db_url, e2eapp.side_effect_retried, effects)

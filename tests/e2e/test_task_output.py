@@ -9,8 +9,7 @@ from taskmods import funcs
 
 def test_print_in_a_task_is_neither_lost_nor_repeated(db_url: str) -> None:
     producer = PQ(db_url)
-    for word in ("alpha", "beta", "gamma"):
-        producer.enqueue(funcs.shout, word)
+    ids = {word: producer.enqueue(funcs.shout, word) for word in ("alpha", "beta", "gamma")}
     producer.close()
 
     # PYTHONUNBUFFERED (set on some machines) would hide the problem: force buffering
@@ -20,4 +19,7 @@ def test_print_in_a_task_is_neither_lost_nor_repeated(db_url: str) -> None:
 
     assert result.returncode == 0, result.stderr
     # stdout is a pipe here, so it is block-buffered: without the flush nothing would arrive
-    assert sorted(result.stdout.split()) == ["alpha", "beta", "gamma"]
+    # each line carries the id of the task that printed it
+    assert sorted(result.stdout.splitlines()) == sorted(
+        f"[task {task_id}] {word}" for word, task_id in ids.items()
+    )

@@ -65,7 +65,7 @@ def test_a_running_task_is_killed_and_recorded_cancelled_not_failed(
     other.close()
 
     assert cancelled == [True]
-    ended = handle.get()
+    ended = handle.snapshot()
     assert ended.status is TaskStatus.CANCELLED
     assert ended.outcome is OutcomeKind.CANCELLED
     assert ended.history[-1].outcome is OutcomeKind.CANCELLED

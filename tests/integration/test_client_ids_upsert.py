@@ -64,7 +64,7 @@ def test_upsert_resets_a_finished_task_to_pending(app: PQ, tmp_path: Path) -> No
     again = task.upsert(log, "v2", client_id="daily")
 
     assert again.id == handle.id
-    row = again.get()
+    row = again.snapshot()
     assert row.status is TaskStatus.PENDING
     assert row.attempts == 0 and row.result is None and row.finished_at is None
     app.run_worker(burst=True)

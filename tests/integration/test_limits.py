@@ -14,7 +14,7 @@ def test_a_task_over_its_max_memory_fails_as_memory_naming_the_limit(app: PQ) ->
 
     app.run_worker(burst=True)
 
-    task = handle.get()
+    task = handle.snapshot()
     assert task.status is TaskStatus.FAILED and task.outcome is OutcomeKind.MEMORY
     assert "max_memory=300 MiB" in (task.error or "")
     (attempt,) = task.history
@@ -39,7 +39,7 @@ def test_a_task_limit_wins_over_the_worker_limit(app: PQ) -> None:
 
     app.run_worker_with(settings, Hooks())
 
-    assert "max_memory=200 MiB" in (handle.get().error or "")
+    assert "max_memory=200 MiB" in (handle.snapshot().error or "")
 
 
 def test_a_task_within_its_limit_runs_normally(app: PQ) -> None:
@@ -48,7 +48,7 @@ def test_a_task_within_its_limit_runs_normally(app: PQ) -> None:
 
     app.run_worker(burst=True)
 
-    assert handle.get().status is TaskStatus.COMPLETED and handle.get().result == 100
+    assert handle.snapshot().status is TaskStatus.COMPLETED and handle.snapshot().result == 100
 
 
 def test_max_cpu_stops_a_spinning_task(app: PQ) -> None:
@@ -57,7 +57,7 @@ def test_max_cpu_stops_a_spinning_task(app: PQ) -> None:
 
     app.run_worker(burst=True)
 
-    task = handle.get()
+    task = handle.snapshot()
     assert task.outcome is OutcomeKind.TIMEOUT
     assert "max_cpu" in (task.error or "")
     # The CPU it used is recorded; how much the kernel's sampling counts by the time SIGXCPU

@@ -119,3 +119,18 @@ def test_max_concurrent_none_lets_runs_of_one_schedule_overlap(
     statuses = [r["status"] for r in tick_rows(db_url, schedule.id)]
     assert statuses.count(TaskStatus.COMPLETED.value) >= 2
     assert set(statuses) <= {TaskStatus.COMPLETED.value, TaskStatus.PENDING.value}
+
+
+def test_a_worker_ticks_only_the_schedules_it_could_run_itself(app: PQ, db_url: str) -> None:
+    schedule = app.schedule(funcs.noop, run_every=timedelta(minutes=1))  # queue default, normal
+    due = app.get_schedule(funcs.noop).next_run  # type: ignore[union-attr]
+
+    # Workers of another queue or priority leave it alone: no tick nobody here would run,
+    # and no "skipped, still pending" on every later tick.
+    assert app.run_worker(burst=True, queues=["emails"]) == 0
+    assert app.run_worker(burst=True, priorities={"high"}) == 0
+    assert tick_rows(db_url, schedule.id) == []
+    assert app.get_schedule(funcs.noop).next_run == due  # type: ignore[union-attr]
+
+    assert app.run_worker(burst=True, queues=["emails", "default"]) == 1
+    assert [r["status"] for r in tick_rows(db_url, schedule.id)] == ["completed"]

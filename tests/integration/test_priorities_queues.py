@@ -78,7 +78,7 @@ def test_named_queues_on_the_task_and_per_call_are_taken_only_by_their_workers(
     assert app.run_worker(burst=True, queues=["emails"]) == 1
     assert _lines(Path(log)) == ["email"]
     assert in_emails.status() is TaskStatus.COMPLETED
-    assert in_reports.get().queue == "reports"
+    assert in_reports.snapshot().queue == "reports"
     assert in_reports.status() is TaskStatus.PENDING
 
     assert app.run_worker(burst=True) == 1  # the default worker takes only 'default'

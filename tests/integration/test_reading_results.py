@@ -32,7 +32,7 @@ def test_the_return_value_is_stored_and_result_returns_it(app: PQ) -> None:
     handle = app.task(api.make_user).delay("ann")
     app.run_worker(burst=True)
 
-    assert handle.get().result == {"name": "ann", "age": 7}  # stored as JSON
+    assert handle.snapshot().result == {"name": "ann", "age": 7}  # stored as JSON
     assert handle.result(timeout=10) == {"name": "ann", "age": 7}
 
 

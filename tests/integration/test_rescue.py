@@ -52,7 +52,7 @@ def test_a_worker_rescues_and_runs_the_tasks_of_a_silent_worker(app: PQ, db_url:
 
     app.run_worker(burst=True)
 
-    task = retried.get()
+    task = retried.snapshot()
     assert task.status is TaskStatus.COMPLETED and task.result == 3
     assert [a.outcome for a in task.history] == [OutcomeKind.LOST, OutcomeKind.SUCCESS]
     failed = app.get_task(once)

@@ -66,7 +66,7 @@ def test_retries_and_backoff_can_be_overridden_per_call(app: PQ, tmp_path: Path)
 
     app.run_worker(burst=True)
 
-    task = handle.get()
+    task = handle.snapshot()
     assert task.status is TaskStatus.COMPLETED and task.attempts == 2
     assert task.max_attempts == 3
 
@@ -78,7 +78,7 @@ def test_the_default_backoff_waits_before_the_next_attempt(app: PQ, tmp_path: Pa
 
     assert app.run_worker_once() is True
 
-    task = handle.get()
+    task = handle.snapshot()
     assert task.status is TaskStatus.PENDING
     ended = task.history[0].finished_at
     assert ended is not None
@@ -117,7 +117,7 @@ def test_a_task_that_crashes_its_child_is_not_retried_by_default(app: PQ, tmp_pa
 
     app.run_worker(burst=True)
 
-    task = handle.get()
+    task = handle.snapshot()
     assert runs(log) == 1
     assert task.status is TaskStatus.FAILED and task.outcome is OutcomeKind.CRASH
     assert "exit code 9" in (task.error or "")
@@ -131,4 +131,4 @@ def test_crashes_are_retried_when_the_task_opts_in(app: PQ, tmp_path: Path) -> N
     app.run_worker(burst=True)
 
     assert runs(log) == 3
-    assert [a.outcome for a in handle.get().history] == [OutcomeKind.CRASH] * 3
+    assert [a.outcome for a in handle.snapshot().history] == [OutcomeKind.CRASH] * 3

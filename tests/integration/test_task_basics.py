@@ -22,7 +22,7 @@ def test_delay_and_apply_async_enqueue_with_task_defaults(app: PQ) -> None:
     first = add.delay(1, 2)
     second = add.apply_async((3,), {"b": 4}, priority="critical")
 
-    one, two = first.get(), second.get()
+    one, two = first.snapshot(), second.snapshot()
     assert (one.name, one.priority, one.queue) == ("taskmods.funcs:add", 75, "math")
     assert one.options["max_runtime"] == 5
     assert two.priority == 100 and two.kwargs == {"b": 4}

@@ -47,7 +47,7 @@ def test_countdown_delays_by_seconds(app: PQ) -> None:
 def test_eta_is_an_alias_of_run_at(app: PQ) -> None:
     when = datetime.now(UTC) + timedelta(days=1)
     handle = app.task(api.echo).apply_async((1,), eta=when)
-    assert handle.get().run_at == when
+    assert handle.snapshot().run_at == when
 
 
 def test_conflicting_time_options_are_refused(app: PQ) -> None:

@@ -19,10 +19,12 @@ BELOW_THE_APP = (
     "pq.registry",
     "pq.runtime",
     "pq.serialization",
+    "pq.signing",
     "pq.models",
     "pq.errors",
     "pq.settings",
     "pq.retry",
+    "pq.telemetry",
 )
 
 # package -> pq modules (prefixes) it must never import
@@ -30,6 +32,15 @@ FORBIDDEN = {
     "pq.worker": ("pq.app", "pq.cli", "pq.testing", "pq.producer"),
     "pq.periodic": ("pq.app", "pq.cli", "pq.testing", "pq.worker"),
     "pq.producer": ("pq.app", "pq.cli", "pq.testing", "pq.worker", "pq.periodic"),
+    # a leaf: the worker and the producer call into it, never the other way round
+    "pq.telemetry": (
+        "pq.app",
+        "pq.cli",
+        "pq.testing",
+        "pq.worker",
+        "pq.producer",
+        "pq.periodic",
+    ),
 }
 # pq.store knows no other subsystem: only itself and the error types.
 STORE_MAY_IMPORT = ("pq.store", "pq.errors")

@@ -1,5 +1,6 @@
 -- Locks up to `limit` due schedules for this worker's tick transaction.
--- Params: limit. Returns the rows plus the database's clock (db_now), which is the only clock
+-- Params: limit, queues (text[] or NULL for all), priorities (smallint[] or NULL for all):
+-- a worker ticks only the schedules whose tasks it could run itself. Returns the rows plus the database's clock (db_now), which is the only clock
 -- the tick maths uses, so workers with skewed clocks still agree.
 -- Index: pq_periodic_due_idx (partial on active, ordered by next_run).
 -- Locks: FOR UPDATE SKIP LOCKED: a schedule another worker is ticking is skipped, and once
@@ -11,6 +12,8 @@ FROM {schema}.pq_periodic AS p
 WHERE p.active
   AND p.orphaned_at IS NULL
   AND p.next_run <= now()
+  AND (%(queues)s::text[] IS NULL OR p.queue = ANY(%(queues)s::text[]))
+  AND (%(priorities)s::smallint[] IS NULL OR p.priority = ANY(%(priorities)s::smallint[]))
 ORDER BY p.next_run
 LIMIT %(limit)s
 FOR UPDATE SKIP LOCKED

@@ -1,0 +1,34 @@
+"""Tasks and values that try to break the worker: bad results, leaked secrets, escapes."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from pq import PQ
+
+
+def enqueue_with_url(url: str) -> None:
+    """Enqueues through an app on `url`: a malformed URL fails this task."""
+    other = PQ(url)
+    try:
+        other.enqueue(noop)
+    finally:
+        other.close()
+
+
+def raise_with_text(text: str) -> None:
+    raise RuntimeError(text)
+
+
+def noop() -> None:
+    return None
+
+
+def hold_until_released(marker: str, release: str) -> str:
+    """Says it runs (creates `marker`), then waits for the test to create `release`."""
+    Path(marker).touch()
+    deadline = time.monotonic() + 60
+    while not Path(release).exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return "released"
