@@ -18,9 +18,11 @@ import traceback
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from pq.errors import SerializationError
 from pq.models import OutcomeKind, Task
 from pq.retry import Retry
-from pq.serialization import annotates_a_model, restore_arguments
+from pq.serialization import annotates_a_model, restore_arguments, storable_text
+from pq.store.db import close_fork_local
 from pq.store.redact import redact
 from pq.telemetry import tracing
 from pq.worker.handoff import frame, receive
@@ -33,6 +35,9 @@ if TYPE_CHECKING:
 
 # Exit code when even the report could not be written (the parent then records a crash).
 EXIT_REPORT_FAILED = 70
+# The largest report (the JSON of a result, or of an error) a task may send: well under
+# Postgres' 256 MiB limit for one value, with room for the rest of the record.
+MAX_RESULT_BYTES = 64 * 2**20
 
 
 # The report of the commonest ending (a task that returned None), encoded once in the parent.
@@ -62,6 +67,7 @@ def run_child(
         tracing.flush()  # after the report: a slow exporter does not delay the record
     except BaseException:  # nothing may escape: the stack above us is the parent's loop
         code = EXIT_REPORT_FAILED
+    close_fork_local()  # the task's own enqueue connection, if it opened one: a clean goodbye
     _flush_standard_streams()
     os._exit(code)
 
@@ -95,6 +101,7 @@ def run_spare(runtime: Runtime, handoff_fd: int, write_fd: int, hooks: Hooks) ->
             tracing.flush()
     except BaseException:  # nothing may escape: the stack above us is the parent's loop
         code = EXIT_REPORT_FAILED
+    close_fork_local()  # the task's own enqueue connection, if it opened one: a clean goodbye
     _flush_standard_streams()
     os._exit(code)
 
@@ -130,6 +137,7 @@ def run_reusable(
                 break
     except BaseException:  # nothing may escape: the stack above us is the parent's loop
         code = EXIT_REPORT_FAILED
+    close_fork_local()  # the task's own enqueue connection, if it opened one: a clean goodbye
     _flush_standard_streams()
     os._exit(code)
 
@@ -138,15 +146,31 @@ def encode_report(report: dict[str, Any]) -> bytes:
     """The report as the parent reads it: one JSON object."""
     if report.get("ok") and report.get("result") is None and len(report) == 2:
         return _SUCCESS_NONE
+    return _payload_of(report)
+
+
+def _payload_of(report: dict[str, Any]) -> bytes:
+    """The report as it goes down the pipe, or a failure when it could never be stored."""
     try:
-        return json.dumps(report).encode()
+        payload = json.dumps(report).encode()
     except (TypeError, ValueError) as exc:
         return json.dumps(_failure(OutcomeKind.EXCEPTION, exc)).encode()
+    if len(payload) > MAX_RESULT_BYTES:
+        # Checked here, before the parent reads it, keeps it or sends it: Postgres refuses a
+        # value over 256 MiB, and a result that size belongs in object storage anyway.
+        too_large = SerializationError(
+            f"result too large: {len(payload) / 2**20:.1f} MiB (pq stores at most "
+            f"{MAX_RESULT_BYTES / 2**20:g} MiB); store big results elsewhere and return a "
+            "reference"
+        )
+        return json.dumps({"ok": False, "kind": "exception", "error": str(too_large)}).encode()
+    return payload
 
 
 def _redacted(report: dict[str, Any], runtime: Runtime) -> dict[str, Any]:
     if isinstance(report.get("error"), str):  # read by anyone who can read the row or span
-        report["error"] = redact(report["error"], runtime.database_url())
+        # ... and stored in a text column: no secret, no NUL, no lone surrogate
+        report["error"] = storable_text(redact(report["error"], runtime.database_url()))
     return report
 
 

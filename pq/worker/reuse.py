@@ -33,6 +33,8 @@ class Reuse(Standby):
         return self.settings.tasks_per_child
 
     def _fork(self, row: dict[str, Any]) -> None:
+        if self._refused(row):  # before a spare or a reused child could see it
+            return
         reuse = self._tasks_per_child(row)
         if reuse == 1:
             super()._fork(row)

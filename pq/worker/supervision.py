@@ -13,11 +13,13 @@ import time
 from contextlib import suppress
 from typing import Any
 
+from pq.models import OutcomeKind
 from pq.worker.attempt import Child, finish_record, log_outcome, parse_report
 from pq.worker.child import prepare, run_child
 from pq.worker.limits import Limits
-from pq.worker.outcome import KillReason, Usage, classify, usage_of
+from pq.worker.outcome import KillReason, Outcome, Usage, classify, usage_of
 from pq.worker.recording import Recording
+from pq.worker.rowcheck import row_problem
 
 log = logging.getLogger("pq.worker")
 
@@ -28,7 +30,16 @@ class Supervision(Recording):
         limits = Limits.for_task(row["options"], self.settings.max_memory, self.settings.max_cpu)
         return max_runtime, limits
 
+    def _refused(self, row: dict[str, Any]) -> bool:
+        """A row that cannot run fails here, before any child (forked or spare) sees it."""
+        problem = row_problem(row)
+        if problem is not None:
+            self._refuse(row, problem)
+        return problem is not None
+
     def _fork(self, row: dict[str, Any]) -> None:
+        if self._refused(row):
+            return
         max_runtime, limits = self._limits_of(row)
         prepare(self.runtime, row["name"])  # once per function, inherited by every child
         read_fd, write_fd = os.pipe()
@@ -59,6 +70,15 @@ class Supervision(Recording):
         for fd in ends:
             with suppress(OSError):
                 os.close(fd)
+
+    def _refuse(self, row: dict[str, Any], problem: str) -> None:
+        """Fails a row that cannot run, without forking; retrying it could not help."""
+        outcome = Outcome(OutcomeKind.EXCEPTION, error=f"the task cannot run: {problem}")
+        usage = Usage(duration=0.0, max_rss_kib=None, cpu_seconds=None)
+        record = {**finish_record(row, outcome, usage), "status": "failed", "retry_at": None}
+        self._add_finished(record)
+        self.processed += 1
+        log_outcome(row, outcome, usage)
 
     def _read_report(self, child: Child) -> None:
         if not child.read_available():
