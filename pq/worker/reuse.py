@@ -58,13 +58,16 @@ class Reuse(Standby):
     def _fork_reusable(self, reuse: int) -> Spare:
         handoff_read, handoff_write = os.pipe()
         report_read, report_write = os.pipe()
+        parent = os.getpid()
         pid = os.fork()
         if pid == 0:  # the reused child: never returns
             try:
                 os.close(handoff_write)
                 os.close(report_read)
                 self._drop_spare_ends()
-                run_reusable(self.runtime, handoff_read, report_write, self.hooks, reuse)
+                run_reusable(
+                    self.runtime, handoff_read, report_write, self.hooks, reuse, parent=parent
+                )
             finally:
                 os._exit(70)
         os.close(handoff_read)

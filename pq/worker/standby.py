@@ -66,13 +66,14 @@ class Standby(ClaimAhead):
     def _fork_spare(self) -> None:
         handoff_read, handoff_write = os.pipe()
         report_read, report_write = os.pipe()
+        parent = os.getpid()
         pid = os.fork()
         if pid == 0:  # the spare: never returns
             try:
                 os.close(handoff_write)
                 os.close(report_read)
                 self._drop_spare_ends()
-                run_spare(self.runtime, handoff_read, report_write, self.hooks)
+                run_spare(self.runtime, handoff_read, report_write, self.hooks, parent=parent)
             finally:
                 os._exit(70)
         os.close(handoff_read)

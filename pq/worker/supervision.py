@@ -24,6 +24,13 @@ from pq.worker.rowcheck import row_problem
 log = logging.getLogger("pq.worker")
 
 
+_STOP_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT})
+
+
+def _died_of_stop_signal(status: int) -> bool:
+    return os.WIFSIGNALED(status) and os.WTERMSIG(status) in _STOP_SIGNALS
+
+
 class Supervision(Recording):
     def _limits_of(self, row: dict[str, Any]) -> tuple[float | None, Limits]:
         max_runtime = row["options"].get("max_runtime") or self.settings.max_runtime
@@ -43,12 +50,13 @@ class Supervision(Recording):
         max_runtime, limits = self._limits_of(row)
         prepare(self.runtime, row["name"])  # once per function, inherited by every child
         read_fd, write_fd = os.pipe()
+        parent = os.getpid()
         pid = os.fork()
         if pid == 0:  # the child: never returns
             try:
                 os.close(read_fd)
                 self._drop_spare_ends()
-                run_child(self.runtime, row, write_fd, self.hooks, limits)
+                run_child(self.runtime, row, write_fd, self.hooks, limits, parent=parent)
             finally:
                 os._exit(70)
         os.close(write_fd)
@@ -108,7 +116,12 @@ class Supervision(Recording):
         self.waiter.unwatch(child.read_fd)
         child.close_pipe()
         report = parse_report(bytes(child.report))
-        outcome = classify(status, report, child.killed_for, max_runtime=child.max_runtime)
+        killed_for = child.killed_for
+        if killed_for is None and self.stopping and _died_of_stop_signal(status):
+            # The stop signal reached the task too (systemd's control-group kill, a signal to
+            # a process group): an interruption like a drain's kill, not a crash of the task.
+            killed_for = KillReason.SHUTDOWN
+        outcome = classify(status, report, killed_for, max_runtime=child.max_runtime)
         self._add_finished(finish_record(child.row, outcome, usage))
         self.processed += 1
         log_outcome(child.row, outcome, usage)
