@@ -28,7 +28,12 @@ from pq.store.migrate import check_schema_current
 from pq.worker.attempt import Child
 from pq.worker.fleet import start_line
 from pq.worker.flow import FlowControl
-from pq.worker.link import DATA_ERRORS, WORKER_CONNECTION_OPTIONS, DatabaseLink
+from pq.worker.link import (
+    DATA_ERRORS,
+    LOCK_TIMEOUT_MS,
+    WORKER_CONNECTION_OPTIONS,
+    DatabaseLink,
+)
 from pq.worker.outcome import KillReason
 from pq.worker.state import Hooks
 from pq.worker.wakeup import SignalPipe, Waiter
@@ -109,6 +114,9 @@ class Worker(FlowControl):
         conn = connect(self.runtime.database_url(), **WORKER_CONNECTION_OPTIONS)
         # A row's JSON too deep to parse must fail that task, not the claim of every row.
         set_json_loads(tolerant_json_loads, conn)
+        # A SET, not a startup option, which PgBouncer refuses (behind one in transaction
+        # mode it may not stick: the loop then waits on locks as before, see docs/worker.md).
+        conn.execute(f"SET lock_timeout = {LOCK_TIMEOUT_MS}")
         return conn
 
     def _listen_url(self) -> str | None:
