@@ -130,11 +130,17 @@ def commits(url: str) -> int:
         return int(row[0]) if row else 0
 
 
+def clear(url: str) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DELETE FROM {}.pq_tasks").format(sql.Identifier(SCHEMA)))
+
+
 def commits_per_task(bench: PQ, count: int, worker_count: int) -> tuple[float, float]:
     """(all commits per task, commits per task beyond the workers' upkeep): one producer
     enqueues `count` tasks one by one into running workers. Upkeep (heartbeats, schedule
     checks: a cost per second, not per task) is measured first with the workers idle."""
     url = bench.database_url
+    clear(url)  # the rows of part 1 are still pending: drain only this part's tasks
     producer = PQ(url, schema=SCHEMA)
     producer.enqueue(noop, queue="warm-up")
     with workers(bench, worker_count, "--concurrency", "2"):
@@ -155,13 +161,13 @@ def commits_per_task(bench: PQ, count: int, worker_count: int) -> tuple[float, f
         elapsed = time.monotonic() - started
     time.sleep(1.0)  # the workers' statistics reach pg_stat_database as they exit
     spent = commits(url) - before - polls - 2
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DELETE FROM {}.pq_tasks").format(sql.Identifier(SCHEMA)))
+    clear(url)
     return spent / count, (spent - upkeep * elapsed) / count
 
 
 def pickup_ms(bench: PQ, window: str, samples: int = 40) -> float:
     os.environ["PQ_NOTIFY_WINDOW"] = window
+    clear(bench.database_url)
     producer = PQ(bench.database_url, schema=SCHEMA)
     timings = []
     with workers(bench, 1):
