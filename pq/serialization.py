@@ -33,6 +33,9 @@ from pq.signing import sign_options, verify_row
 
 PICKLE_MARKER = "__pq_pickle__"
 _SCALARS = frozenset({str, int, bool, type(None)})
+# Deepest nesting of lists and dicts pq stores: far beyond real data, and well within what
+# json and Postgres parse without exhausting their stacks (a worker decodes every row).
+MAX_DEPTH = 500
 
 
 @dataclass(frozen=True)
@@ -46,10 +49,14 @@ class Codec:
     def encode_value(self, value: Any, *, what: str) -> Any:
         """Returns a JSON-compatible form of `value`; `what` names it in error messages."""
         if type(value) in _SCALARS:  # the common case first: bulk enqueue encodes millions
+            if type(value) is str:
+                check_text(value, what)
             return value
         if isinstance(value, pydantic.BaseModel):
-            return value.model_dump(mode="json")
-        if _is_json(value):
+            dumped = value.model_dump(mode="json")
+            _is_json(dumped, what)
+            return dumped
+        if _is_json(value, what):
             return value
         if not self.allow_pickle:
             raise SerializationError(
@@ -133,18 +140,85 @@ class Codec:
         return hmac.new(self.secret_key.encode(), blob, hashlib.sha256).hexdigest()
 
 
-def _is_json(value: Any) -> bool:
-    if value is None or isinstance(value, bool | int | str):
-        return True
-    if isinstance(value, float):
-        return math.isfinite(value)  # NaN and inf are not JSON
-    if isinstance(value, list | tuple):
-        return all(_is_json(v) for v in value)
-    if isinstance(value, dict):
-        return PICKLE_MARKER not in value and all(
-            isinstance(k, str) and _is_json(v) for k, v in value.items()
+def _is_json(value: Any, what: str) -> bool:
+    """True for plain JSON that Postgres can store, False for what is not JSON (a pickle then);
+    raises SerializationError for JSON that jsonb would refuse (see check_text, MAX_DEPTH)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:  # iterative: a hostile depth must not exhaust the stack here
+        item, depth = stack.pop()
+        if isinstance(item, str | int | float) or item is None:  # bool is an int
+            if not _scalar_is_json(item, what):
+                return False
+        elif depth > MAX_DEPTH:
+            raise SerializationError(
+                f"{what} is nested more than {MAX_DEPTH} levels deep: pq stores at most "
+                f"{MAX_DEPTH} levels of lists and dicts; flatten it"
+            )
+        elif isinstance(item, list | tuple):
+            stack.extend((v, depth + 1) for v in item)
+        elif isinstance(item, dict):
+            if PICKLE_MARKER in item or not all(isinstance(k, str) for k in item):
+                return False
+            for key, element in item.items():
+                check_text(key, what)
+                stack.append((element, depth + 1))
+        else:
+            return False
+    return True
+
+
+def _scalar_is_json(item: str | float | None, what: str) -> bool:
+    if isinstance(item, str):
+        check_text(item, what)
+    return not isinstance(item, float) or math.isfinite(item)  # NaN and inf are not JSON
+
+
+def check_text(text: str, what: str) -> None:
+    """Raises SerializationError for a string Postgres cannot store (in jsonb or text)."""
+    if "\x00" in text:
+        raise SerializationError(
+            f"{what} contains a NUL character (\\x00), which Postgres cannot store; "
+            "strip it, or pass binary data as bytes (stored as a pickle) or base64"
         )
-    return False
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise SerializationError(
+                f"{what} contains a lone surrogate ({text[exc.start]!r} at index "
+                f"{exc.start}), which is not valid UTF-8 (e.g. a file name from os.listdir "
+                "that is not UTF-8): decode it with errors='replace', or pass it as bytes"
+            ) from None
+
+
+def storable_text(text: str) -> str:
+    """`text` with what Postgres cannot store (NUL, lone surrogates) escaped, for messages."""
+    text = text.replace("\x00", "\\x00")
+    if text.isascii():
+        return text
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+class Undecodable:
+    """A JSON column pq could not decode (nested too deep for the parser): it fails its task
+    in the worker instead of failing the statement that read it."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    def __repr__(self) -> str:
+        return f"<undecodable JSON: {self.reason}>"
+
+
+def tolerant_json_loads(data: str | bytes) -> Any:
+    """json.loads for a worker's connection: a document too deep for Python's parser becomes
+    an Undecodable value, so one hostile row cannot break the claim of the others."""
+    try:
+        return json.loads(data)
+    except RecursionError:
+        return Undecodable(
+            f"nested deeper than Python's JSON parser allows (pq's limit is {MAX_DEPTH})"
+        )
 
 
 def _mentions_model(annotation: Any) -> bool:

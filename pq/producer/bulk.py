@@ -65,7 +65,12 @@ def insert_many(
         app.queries.task_copy(
             ex, _rows(ids, encoded, signed, name=name, options=options, run_at=when)
         )
-        if when <= now:
+        flow = options.flow_columns(name)
+        if flow["rate_key"] or flow["concurrency_key"]:  # flow control holds them back
+            app.queries.flow_hold(ex, ids, flow)
+            if when <= now:
+                app.queries.flow_notify(ex, [f"w:{options.queue}"])
+        elif when <= now:
             app.queries.task_notify_queues(ex, [options.queue])
     return ids
 

@@ -20,6 +20,7 @@ from pq.errors import (
     TaskNotFoundError,
 )
 from pq.models import OutcomeKind, Priority, Task, TaskStatus, coerce_priority
+from pq.producer.rates import parse_rate
 from pq.retry import Backoff, coerce_backoff, coerce_retry_on
 from pq.settings import parse_size
 
@@ -45,6 +46,9 @@ class TaskOptions:
     retry_on: tuple[str, ...] | None = None  # outcome kinds; None: pq.retry.DEFAULT_RETRY_ON
     backoff: Backoff | None = None  # None: pq.retry.DEFAULT_BACKOFF
     max_cpu: float | None = None  # CPU seconds
+    rate_limit: str | None = None  # "100/m": starts per window for the whole fleet
+    concurrency_key: str | None = None  # tasks with one key run at most
+    max_concurrency_per_key: int | None = None  # ... this many at once (default 1)
     # bind each call's arguments to the signature at enqueue (Celery's `typing`); not stored
     check_arguments: bool = True
     extra: Mapping[str, Any] = field(default_factory=dict)  # stored as-is in the row's options
@@ -62,6 +66,12 @@ class TaskOptions:
             raise ConfigurationError(f"retries={self.retries}: it must be 0 or more")
         if not self.queue:
             raise ConfigurationError("queue must be a non-empty name")
+        if self.rate_limit is not None:
+            parse_rate(self.rate_limit)
+        if self.max_concurrency_per_key is not None and self.max_concurrency_per_key < 1:
+            raise ConfigurationError(
+                f"max_concurrency_per_key={self.max_concurrency_per_key}: it must be 1 or more"
+            )
 
     def row_options(self) -> dict[str, Any]:
         options: dict[str, Any] = dict(self.extra)
@@ -75,7 +85,22 @@ class TaskOptions:
             options["retry_on"] = list(self.retry_on)
         if self.backoff is not None:
             options["backoff"] = self.backoff.to_options()
+        if self.rate_limit is not None:
+            count, seconds = parse_rate(self.rate_limit)
+            options["rate_limit"] = {"count": count, "seconds": seconds, "spec": self.rate_limit}
         return options
+
+    def flow_columns(self, name: str) -> dict[str, Any]:
+        """The flow-control columns of a row of task `name` (docs/workflows.md): its rate
+        bucket is the task's name; a concurrency key without a limit allows one at a time."""
+        limit = None
+        if self.concurrency_key is not None:
+            limit = self.max_concurrency_per_key or 1
+        return {
+            "rate_key": name if self.rate_limit is not None else None,
+            "concurrency_key": self.concurrency_key,
+            "concurrency_limit": limit,
+        }
 
     def merged(self, **changes: Any) -> TaskOptions:
         given = {k: v for k, v in changes.items() if v is not None}
@@ -275,6 +300,9 @@ class TaskFunction(Generic[P, R]):
         backoff: Backoff | float | None = None,
         max_memory: int | str | None = None,
         max_cpu: float | None = None,
+        rate_limit: str | None = None,
+        concurrency_key: str | None = None,
+        max_concurrency_per_key: int | None = None,
     ) -> TaskHandle:
         options = self.options.merged(
             priority=priority,
@@ -285,6 +313,9 @@ class TaskFunction(Generic[P, R]):
             backoff=backoff,
             max_memory=max_memory,
             max_cpu=max_cpu,
+            rate_limit=rate_limit,
+            concurrency_key=concurrency_key,
+            max_concurrency_per_key=max_concurrency_per_key,
         )
         args, kwargs = list(args), dict(kwargs or {})
         if options.check_arguments:

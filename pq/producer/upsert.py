@@ -27,6 +27,11 @@ def upsert_one(
     """Writes the task under `client_id` and returns its id (the same id every time)."""
     if not client_id:
         raise ConfigurationError("upsert needs a client_id: it is what identifies the task")
+    if options.rate_limit is not None or options.concurrency_key is not None:
+        raise ConfigurationError(
+            f"{name}: upsert does not combine with rate_limit or concurrency_key (a replaced "
+            "version would skip the limit); use delay()/apply_async() for limited tasks"
+        )
     if app.interceptor is not None:
         return app.interceptor.insert(
             name, args, kwargs, options, run_at=run_at, client_id=client_id

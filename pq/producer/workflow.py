@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from pq.errors import ResultTimeoutError, WorkflowFailedError
+from pq.errors import ConfigurationError, ResultTimeoutError, WorkflowFailedError
 from pq.models import Task, TaskStatus
 
 if TYPE_CHECKING:
@@ -68,6 +68,10 @@ def _write(
     before: Callable[[Any, int], None] | None = None,
 ) -> tuple[int, list[int]]:
     """Writes the first rows of a new workflow in one transaction; returns (id, task ids)."""
+    if app.interceptor is not None:
+        raise ConfigurationError(
+            "chain, group and chord need the database: pq.testing's modes do not run them"
+        )
     with app.executor(connection) as ex:
         workflow_id, ids, now = app.queries.flow_reserve(ex, len(templates))
         if before is not None:

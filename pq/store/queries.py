@@ -50,11 +50,15 @@ class NewTaskRow:
     run_at: datetime | None  # None: now
     max_attempts: int
     periodic_id: int | None = None
+    rate_key: str | None = None
+    concurrency_key: str | None = None
+    concurrency_limit: int | None = None
 
-    def params(self, channel: str) -> dict[str, Any]:
+    def params(self, channel: str, notify: bool = True) -> dict[str, Any]:
         values = asdict(self)
         values["options"] = json.dumps(self.options)
         values["channel"] = channel
+        values["notify"] = notify
         return values
 
 
@@ -101,9 +105,9 @@ class Queries(FlowQueries):
         ex.fetch(self.sql("migration_record"), {"version": version, "name": name})
 
     # -- tasks -------------------------------------------------------------------------------
-    def task_insert(self, ex: Executor, row: NewTaskRow) -> int:
-        """Inserts one task (and wakes workers when it is due); returns its id."""
-        return int(ex.fetch(self.sql("task_insert"), row.params(self.channel))[0]["id"])
+    def task_insert(self, ex: Executor, row: NewTaskRow, *, notify: bool = True) -> int:
+        """Inserts one task (and, with notify, wakes workers when it is due); returns its id."""
+        return int(ex.fetch(self.sql("task_insert"), row.params(self.channel, notify))[0]["id"])
 
     def task_upsert(self, ex: Executor, row: NewTaskRow) -> Row:
         """Returns {id, status, parked}: parked is true when the row was running."""
@@ -170,7 +174,9 @@ class Queries(FlowQueries):
         with conn.pipeline():
             finish = conn.cursor(row_factory=dict_row)
             if finished:
-                finish.execute(self.sql("task_finish"), self._finish_params(finished))
+                finish.execute(
+                    self.sql(self._finish_statement(finished)), self._finish_params(finished)
+                )
             claim = conn.cursor(row_factory=dict_row)
             claim.execute(
                 self.sql("task_claim"), self._claim_params(worker_id, limit, queues, priorities)
@@ -182,18 +188,8 @@ class Queries(FlowQueries):
         """Records finished attempts; returns {id: new status} of the rows that changed (the
         fence held). 'pending' means a retry or a promoted upsert version; rows inserted by
         workflow links (next chain step, chord callback) are in it too: new work."""
-        return self._changed(ex.fetch(self.sql("task_finish"), self._finish_params(finished)))
-
-    @staticmethod
-    def _changed(rows: list[Row]) -> dict[int, str]:  # kinds 'done' and 'new' (a link's row)
-        return {int(r["id"]): str(r["status"]) for r in rows}
-
-    def _finish_params(self, finished: list[dict[str, Any]]) -> dict[str, Any]:
-        return {
-            "rows": json.dumps(finished, default=str),
-            "channel_done": self.channel_done,
-            "channel": self.channel,
-        }
+        sql = self.sql(self._finish_statement(finished))
+        return self._changed(ex.fetch(sql, self._finish_params(finished)))
 
     def task_get(self, ex: Executor, task_id: int) -> Row | None:
         rows = ex.fetch(self.sql("task_get"), {"id": task_id})

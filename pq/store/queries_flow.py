@@ -22,8 +22,28 @@ class FlowQueries:
 
     if TYPE_CHECKING:
         channel: str
+        channel_done: str
 
         def sql(self, name: str) -> str: ...
+
+    def _finish_params(self, finished: list[dict[str, Any]]) -> dict[str, Any]:
+        return {
+            "rows": json.dumps(finished, default=str),
+            "channel_done": self.channel_done,
+            "channel": self.channel,
+        }
+
+    @staticmethod
+    def _finish_statement(finished: list[dict[str, Any]]) -> str:
+        """task_finish, or flow_finish (the same plus workflow links) when a record is of a
+        row whose completion enqueues something (its `flow` flag, from the claimed row)."""
+        return "flow_finish" if any(r.get("flow") for r in finished) else "task_finish"
+
+    @staticmethod
+    def _changed(rows: list[Row]) -> dict[int, str]:
+        """{id: status} of what task_finish.sql returned: the recorded rows (kind 'done') and
+        the rows its workflow links inserted (kind 'new')."""
+        return {int(r["id"]): str(r["status"]) for r in rows}
 
     def flow_reserve(self, ex: Executor, n: int) -> tuple[int, list[int], datetime]:
         """A new workflow id, n new task ids in order, and the database's clock."""
@@ -47,3 +67,37 @@ class FlowQueries:
 
     def flow_workflow_tasks(self, ex: Executor, workflow_id: int) -> list[Row]:
         return ex.fetch(self.sql("flow_workflow_tasks"), {"workflow_id": workflow_id})
+
+    # -- flow control: the flow claim (pq/worker/flow.py runs these in one transaction) ------
+    def flow_waiting_keys(
+        self, ex: Executor, queues: list[str], priorities: list[int] | None, limit: int
+    ) -> list[Row]:
+        """Groups of due waiting rows: {rate_key, concurrency_key, rate_count, rate_seconds,
+        concurrency_limit}, best first."""
+        return ex.fetch(
+            self.sql("flow_waiting_keys"),
+            {"queues": queues, "priorities": priorities, "limit": limit},
+        )
+
+    def flow_rate_lock(self, ex: Executor, key: str, seconds: float) -> Row:
+        """Locks a rate bucket: {used, oldest, now} of its current window."""
+        return ex.fetch(self.sql("flow_rate_lock"), {"key": key, "seconds": seconds})[0]
+
+    def flow_rate_record(self, ex: Executor, key: str, n: int, at: datetime) -> None:
+        ex.fetch(self.sql("flow_rate_record"), {"key": key, "n": n, "at": at})
+
+    def flow_key_lock(self, ex: Executor, key: str) -> None:
+        ex.fetch(self.sql("flow_key_lock"), {"key": key})
+
+    def flow_key_running(self, ex: Executor, key: str) -> tuple[int, datetime]:
+        row = ex.fetch(self.sql("flow_key_running"), {"key": key})[0]
+        return int(row["n"]), row["now"]
+
+    def flow_claim(self, ex: Executor, params: dict[str, Any]) -> list[Row]:
+        """Claims waiting rows of one group; `params` as in flow_claim.sql."""
+        return ex.fetch(self.sql("flow_claim"), params)
+
+    def flow_hold(self, ex: Executor, ids: list[int], columns: dict[str, Any]) -> None:
+        """Makes rows a bulk COPY just wrote 'waiting' (columns: rate_key, concurrency_key,
+        concurrency_limit)."""
+        ex.fetch(self.sql("flow_hold"), {"ids": ids, **columns})

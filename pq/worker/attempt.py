@@ -15,6 +15,7 @@ from typing import Any
 
 from pq.models import OutcomeKind
 from pq.retry import retry_at
+from pq.serialization import storable_text
 from pq.worker.limits import Limits
 from pq.worker.outcome import KillReason, Outcome, Usage, summary
 
@@ -75,9 +76,13 @@ def _next_status(row: dict[str, Any], outcome: Outcome) -> tuple[str, datetime |
         return "completed", None
     if outcome.kind is OutcomeKind.CANCELLED:
         return "cancelled", None
-    next_try = retry_at(
-        row, outcome.kind, outcome.retry_countdown, requested=outcome.retry_requested
-    )
+    try:
+        next_try = retry_at(
+            row, outcome.kind, outcome.retry_countdown, requested=outcome.retry_requested
+        )
+    except Exception as exc:  # a row's retry options are written by whoever wrote the row
+        log.warning("task %s: not retried, its retry options are invalid (%s)", row["id"], exc)
+        return "failed", None
     return ("pending" if next_try is not None else "failed"), next_try
 
 
@@ -103,6 +108,7 @@ def finish_record(row: dict[str, Any], outcome: Outcome, usage: Usage) -> dict[s
         "error": error,
         "result": outcome.result,
         "retry_at": next_try.isoformat() if next_try else None,
+        "flow": row.get("flow") is not None,  # its completion writes a workflow link
         "record": {
             "attempt": row["attempts"],
             "outcome": outcome.kind.value,
@@ -115,6 +121,25 @@ def finish_record(row: dict[str, Any], outcome: Outcome, usage: Usage) -> dict[s
             "worker_id": row["worker_id"],
             "finished_at": datetime.now(UTC).isoformat(),
         },
+    }
+
+
+def unstorable(record: dict[str, Any], exc: BaseException) -> dict[str, Any]:
+    """A failure that replaces a record the database refused (its result or error text)."""
+    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    error = storable_text(
+        f"the outcome of attempt {record['attempt']} ({record['outcome']}) could not be "
+        f"stored: the database refused it ({reason})"
+    )
+    entry = {**record["record"], "outcome": OutcomeKind.EXCEPTION.value, "error": error}
+    return {
+        **record,
+        "status": "failed",
+        "outcome": OutcomeKind.EXCEPTION.value,
+        "error": error,
+        "result": None,
+        "retry_at": None,
+        "record": entry,
     }
 
 

@@ -28,6 +28,10 @@ T = TypeVar("T")
 # What a lost connection raises: the server went away, the socket closed, or we could not
 # reconnect yet. Anything else (a bug, bad SQL) is not an outage and propagates.
 CONNECTION_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError, DatabaseUnavailableError)
+# What the database refuses in the values of one statement (a NUL in a string, a value over
+# Postgres' 256 MiB limit), on a connection that is fine. "Program limit exceeded" (class 54)
+# is an OperationalError to psycopg, but resending the same values can never succeed.
+DATA_ERRORS = (psycopg.DataError, psycopg.errors.ProgramLimitExceeded)
 
 RECONNECT_FIRST_DELAY = 0.1
 RECONNECT_MAX_DELAY = 5.0
@@ -53,9 +57,15 @@ class DatabaseLink:
         connect: Callable[[], psycopg.Connection[Any]],
         listen: Callable[[PsycopgExecutor], None] | None,
         waiter: Waiter,
+        *,
+        connect_listener: Callable[[], psycopg.Connection[Any]] | None = None,
     ) -> None:
         self._connect = connect
+        # The listener may use another URL: a direct one when the work URL is pooled.
+        self._connect_listener = connect_listener or connect
         self._listen = listen  # None: poll-only, no LISTEN connection at all
+        # Asked once the work connection is open (it tells whether a pooler is in between).
+        self.may_listen: Callable[[], bool] = lambda: True
         self._waiter = waiter
         self.conn: psycopg.Connection[Any] | None = None
         self.listener: Listener | None = None
@@ -82,12 +92,19 @@ class DatabaseLink:
     def open(self) -> None:
         """First connection at start-up: failures propagate (the worker does not start)."""
         self.conn = self._connect()
+        if self._listen is not None and not self.may_listen():
+            self._listen = None  # for good: LISTEN through a pooler would hear nothing
         if self._listen is not None:
             self._open_listener()
 
+    @property
+    def listening(self) -> bool:
+        """Whether this worker wants a LISTEN connection at all (False: it polls)."""
+        return self._listen is not None
+
     def _open_listener(self) -> None:
         assert self._listen is not None
-        conn = self._connect()
+        conn = self._connect_listener()
         try:
             self._listen(PsycopgExecutor(conn))
         except BaseException:
@@ -97,10 +114,21 @@ class DatabaseLink:
         self._waiter.watch(self.listener.fileno(), Waiter.LISTENER)
 
     # -- losing and regaining ----------------------------------------------------------------
-    def call(self, what: str, fn: Callable[[PsycopgExecutor], T]) -> T | None:
-        """Runs one database step; on a lost connection logs it, drops it and returns None."""
+    def call(
+        self, what: str, fn: Callable[[PsycopgExecutor], T], *, raise_data_errors: bool = False
+    ) -> T | None:
+        """Runs one database step; on a lost connection logs it, drops it and returns None.
+
+        A value the database refuses (DATA_ERRORS) is logged and gives None too, with the
+        connection kept; callers that can isolate the bad value ask for it raised instead.
+        """
         try:
             return fn(self.executor())
+        except DATA_ERRORS as exc:
+            if raise_data_errors:
+                raise
+            log.error("%s failed: the database refused a value (%s)", what, _first_line(exc))
+            return None
         except CONNECTION_ERRORS as exc:
             self.lost_work(what, exc)
             return None

@@ -9,26 +9,27 @@ This module is the loop; its duties live in the mixins below `Worker` (see pq/wo
 
 from __future__ import annotations
 
-import gc
 import logging
 import re
-import sys
 import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import psycopg
+from psycopg.types.json import set_json_loads
 
 from pq.periodic.ticks import sync_declared
+from pq.serialization import tolerant_json_loads
 from pq.settings import WorkerSettings, build_worker_settings
+from pq.store import pooler
 from pq.store.db import PsycopgExecutor, connect
 from pq.store.migrate import check_schema_current
 from pq.worker.attempt import Child
 from pq.worker.fleet import start_line
-from pq.worker.link import WORKER_CONNECTION_OPTIONS, DatabaseLink
+from pq.worker.flow import FlowControl
+from pq.worker.link import DATA_ERRORS, WORKER_CONNECTION_OPTIONS, DatabaseLink
 from pq.worker.outcome import KillReason
 from pq.worker.state import Hooks
-from pq.worker.upkeep import Upkeep
 from pq.worker.wakeup import SignalPipe, Waiter
 
 if TYPE_CHECKING:
@@ -54,7 +55,7 @@ def run(
     return Worker(runtime, settings, hooks, max_tasks=max_tasks, upgrade_hint=upgrade_hint).run()
 
 
-class Worker(Upkeep):
+class Worker(FlowControl):
     def __init__(
         self,
         runtime: Runtime,
@@ -67,7 +68,10 @@ class Worker(Upkeep):
         super().__init__(runtime, settings, hooks, max_tasks=max_tasks, upgrade_hint=upgrade_hint)
         self.signals = SignalPipe(self._on_stop_signal)
         listen = None if settings.poll_only else self._listen
-        self.link = DatabaseLink(self._connect, listen, self.waiter)
+        self.link = DatabaseLink(
+            self._connect, listen, self.waiter, connect_listener=self._connect_listener
+        )
+        self.link.may_listen = self._may_listen
 
     # -- lifecycle ---------------------------------------------------------------------------
     def run(self) -> int:
@@ -85,6 +89,14 @@ class Worker(Upkeep):
             self.runtime, self.link.executor().conn, datetime.now(UTC)
         )  # code's schedules
         self.worker_id = self._register(self.link.executor())
+        if not self.link.listening:
+            why = "--poll-only" if self.settings.poll_only else "behind a connection pooler"
+            log.info(
+                "no LISTEN (%s): polling every %gs; give a direct database URL with "
+                "--listen-url / PQ_LISTEN_URL for pick-up in milliseconds",
+                why,
+                self.settings.poll_interval,
+            )
         self.signals.install()
         self.waiter.watch(self.signals.read_fd, Waiter.SIGNALS)
         metrics_fd = self.metrics.fileno()
@@ -93,7 +105,21 @@ class Worker(Upkeep):
         log.info("%s", start_line(self.worker_id, self.settings, self.runtime.database_url()))
 
     def _connect(self) -> psycopg.Connection[Any]:
-        return connect(self.runtime.database_url(), **WORKER_CONNECTION_OPTIONS)
+        conn = connect(self.runtime.database_url(), **WORKER_CONNECTION_OPTIONS)
+        # A row's JSON too deep to parse must fail that task, not the claim of every row.
+        set_json_loads(tolerant_json_loads, conn)
+        return conn
+
+    def _listen_url(self) -> str | None:
+        return self.settings.listen_url or self.runtime.listen_url()
+
+    def _connect_listener(self) -> psycopg.Connection[Any]:
+        url = self._listen_url() or self.runtime.database_url()
+        return connect(url, **WORKER_CONNECTION_OPTIONS)
+
+    def _may_listen(self) -> bool:
+        """LISTEN unless the work URL goes through a pooler and no direct URL is given."""
+        return bool(self._listen_url() or not pooler.is_pooled(self.runtime.database_url()))
 
     def _listen(self, ex: PsycopgExecutor) -> None:
         self.queries.listen(ex, self.queries.channel)
@@ -149,6 +175,7 @@ class Worker(Upkeep):
             self._refresh_pauses()
             self._rescue_if_due()
             self._run_due_ticks()
+            self._flow_claim_if_due()  # rate-limited and key-limited tasks (pq/worker/flow.py)
             if self._may_claim():
                 self._claim_and_fork()  # also records the attempts that ended: one commit
                 continue  # re-check before sleeping: an empty claim may have ended a burst
@@ -167,7 +194,13 @@ class Worker(Upkeep):
             return True
         if self.max_tasks is not None and self.processed >= self.max_tasks:
             return True
-        return self.settings.burst and not self.maybe_work and not self._awaiting_retries()
+        return (
+            self.settings.burst
+            and not self.maybe_work
+            and not self.flow_due
+            and not self.flow_waiting
+            and not self._awaiting_retries()
+        )
 
     def _free_slots(self) -> int:
         free = self.settings.concurrency - len(self.children)
@@ -181,22 +214,32 @@ class Worker(Upkeep):
         if not self.queues:  # every queue of this worker is paused
             self.maybe_work = False
             return False
-        return self.maybe_work or time.monotonic() >= self.next_poll
+        now = time.monotonic()
+        if self.damper.due(now):  # deferred notices (see pq/worker/herd.py)
+            self.maybe_work = True
+        return self.maybe_work or now >= self.next_poll
 
     def _claim_and_fork(self) -> None:
         limit = self._free_slots()
         began = time.perf_counter()
-        result = self.link.call(
-            "recording and claiming tasks",
-            lambda ex: self.queries.task_finish_and_claim(
-                ex,
-                self.finished,
-                worker_id=self.worker_id,
-                limit=limit,
-                queues=self.queues,
-                priorities=self.priorities,
-            ),
-        )
+        try:
+            result = self.link.call(
+                "recording and claiming tasks",
+                lambda ex: self.queries.task_finish_and_claim(
+                    ex,
+                    self.finished,
+                    worker_id=self.worker_id,
+                    limit=limit,
+                    queues=self.queues,
+                    priorities=self.priorities,
+                ),
+                raise_data_errors=True,
+            )
+        except DATA_ERRORS:  # a record the database refuses: isolate it, claim next turn
+            changed = self._record_one_by_one()
+            if changed is not None:
+                self._recorded(changed)
+            return
         if result is None:
             return  # the connection broke; a claim that committed anyway is released later
         changed, rows = result
@@ -204,25 +247,19 @@ class Worker(Upkeep):
         self._recorded(changed)
         self.next_poll = time.monotonic() + self.settings.poll_interval
         self.maybe_work = len(rows) == limit  # a full batch: there may be more waiting
-        if rows:
-            # Objects that exist now are never collected by the children, so a child's GC
-            # does not touch (and copy) pages it shares with the parent.
-            gc.freeze()
-            # Flush now so the children do not inherit (and print again) buffered output.
-            sys.stdout.flush()
-            sys.stderr.flush()
-            for row in rows:
-                self.awaited_retries.pop(row["id"], None)
-                self.due_retries.pop(row["id"], None)
-                self._fork(row)
+        self.damper.claimed(time.monotonic(), len(rows))
+        self._fork_claimed(rows)
 
     def _sleep(self) -> None:
         now = time.monotonic()
         wake_at = [self.next_poll, self.next_heartbeat, self.scheduler.next_check]
         wake_at += self.awaited_retries.values()
+        wake_at += self._flow_wake_at()
         wake_at += [c.deadline for c in self.children.values() if c.deadline and not c.killed_for]
         if self.stopping:
             wake_at.append(self.stop_deadline)
+        if (deferred := self.damper.wake_at()) is not None:
+            wake_at.append(deferred)
         if not self.link.complete:
             wake_at.append(self.link.next_attempt)
         for tag in self.waiter.wait(min(wake_at) - now):
@@ -241,8 +278,11 @@ class Worker(Upkeep):
         cancel_hints: set[int] = set()
         for payload in self.link.drain_notifications():
             kind, _, value = payload.partition(":")
-            if kind == "t":
-                self.maybe_work = self.maybe_work or value in self.settings.queues
+            if kind == "t":  # deferred after a lost race (see pq/worker/herd.py)
+                if value in self.settings.queues and self.damper.on_notice(time.monotonic()):
+                    self.maybe_work = True
+            elif kind == "w":  # waiting work (pq/worker/flow.py)
+                self.flow_due = self.flow_due or value in self.settings.queues
             elif kind == "c" and _TASK_ID.fullmatch(value):
                 cancel_hints.add(int(value))
             elif kind == "p" and not value:  # a schedule was created or resumed: look now

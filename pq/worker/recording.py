@@ -7,6 +7,8 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from pq.worker.attempt import unstorable
+from pq.worker.link import DATA_ERRORS
 from pq.worker.state import WorkerState
 
 log = logging.getLogger("pq.worker")
@@ -19,13 +21,41 @@ class Recording(WorkerState):
         if not self.finished or not self.link.up:
             return
         began = time.perf_counter()
-        changed = self.link.call(
-            "recording finished tasks", lambda ex: self.queries.task_finish(ex, self.finished)
-        )
+        try:
+            changed = self.link.call(
+                "recording finished tasks",
+                lambda ex: self.queries.task_finish(ex, self.finished),
+                raise_data_errors=True,
+            )
+        except DATA_ERRORS:
+            changed = self._record_one_by_one()
         self.metrics.timed("record", time.perf_counter() - began)
         if changed is None:
             return  # kept, and written again after the reconnect (the fence stops doubles)
         self._recorded(changed)
+
+    def _record_one_by_one(self) -> dict[int, str] | None:
+        """The batch held a value the database refuses: write each record alone, so only the
+        bad one fails, and replace it by a failure that says why (never re-sent as is)."""
+        changed: dict[int, str] = {}
+        for index, record in enumerate(self.finished):
+            try:
+                done = self._record_alone(record)
+            except DATA_ERRORS as exc:
+                log.error("task %s: its outcome cannot be stored (%s)", record["id"], exc)
+                self.finished[index] = unstorable(record, exc)
+                done = self._record_alone(self.finished[index])
+            if done is None:
+                return None  # the connection broke: the rest stays for after the reconnect
+            changed.update(done)
+        return changed
+
+    def _record_alone(self, record: dict[str, Any]) -> dict[int, str] | None:
+        return self.link.call(
+            f"recording task {record['id']}",
+            lambda ex: self.queries.task_finish(ex, [record]),
+            raise_data_errors=True,
+        )
 
     def _await_retry(self, record: dict[str, Any]) -> None:
         retry_at = record.get("retry_at")

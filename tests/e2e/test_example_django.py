@@ -63,3 +63,8 @@ def test_manage_py_from_an_empty_database_to_a_completed_task(empty_db_url: str)
     shown = json.loads(manage("pq", "task", str(task_id), "--json", db_url=empty_db_url))
     assert shown["status"] == "completed"
     assert shown["result"].startswith("receipt for order")
+
+    missing = run("manage.py", "pq", "task", "987654", db_url=empty_db_url)
+    assert missing.returncode == 1  # pq's status and one-line error, no Django traceback
+    assert "pq: error: task 987654 does not exist" in missing.stderr
+    assert "Traceback" not in missing.stderr

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from workerproc import WorkerProcess, kill_orphans
 
-from pq import PQ, chain
+from pq import PQ, chain, chord
 from taskmods import flowapp
 from waiting import wait_until
 
@@ -48,3 +48,33 @@ def test_a_chain_completes_each_step_once_when_its_worker_is_killed_mid_chain(
     assert [t.workflow_step for t in handle.tasks()] == [0, 1, 2]  # one row per link
     (b_row,) = [t for t in handle.tasks() if t.workflow_step == 1]
     assert [a.outcome.value for a in b_row.history] == ["lost", "success"]
+
+
+def test_a_100_member_chord_on_4_workers_runs_its_callback_once_despite_a_killed_worker(
+    app: PQ, db_url: str, tmp_path: Path
+) -> None:
+    effects = tmp_path / "effects"
+    member = app.task(flowapp.slow_member, retries=2, backoff=0)
+    collect = app.task(flowapp.collect)
+    handle = chord(
+        [member.s(i, str(effects), 0.05) for i in range(100)], collect.s(str(effects))
+    ).delay()
+    procs = [
+        WorkerProcess(db_url, tmp_path / f"w{n}.log", "--concurrency", "2", app=APP)
+        for n in range(4)
+    ]
+    try:
+        wait_until(lambda: len(_lines(effects)) >= 30, timeout=60)
+        victim = procs[0]
+        orphans = victim.children()
+        victim.kill()  # its running members are rescued after the lease and run again
+        kill_orphans(orphans)
+        assert handle.result(timeout=120) == sum(range(100))
+    finally:
+        for proc in procs:
+            proc.stop()
+    lines = _lines(effects)
+    assert lines.count("callback") == 1
+    assert {f"member {i}" for i in range(100)} <= set(lines)
+    callback = handle.tasks()[-1]
+    assert (callback.workflow_step, callback.args[0]) == (100, list(range(100)))

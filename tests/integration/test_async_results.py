@@ -66,7 +66,7 @@ def test_aapply_async_takes_the_options_of_apply_async(app: PQ) -> None:
         return await add.aapply_async((2, 3), queue="reports", priority="high")
 
     handle = asyncio.run(enqueue())
-    task = handle.get()
+    task = handle.snapshot()
     assert (task.queue, task.priority) == ("reports", 75)
     app.run_worker(burst=True, queues=["reports"])
     assert handle.result(timeout=10) == 5

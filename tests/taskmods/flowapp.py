@@ -69,11 +69,19 @@ def collect(results: list[int], path: str) -> int:
     return sum(results)
 
 
+def nap(seconds: float) -> None:
+    time.sleep(seconds)
+
+
+def noop() -> None:
+    return None
+
+
 # `pq worker taskmods.flowapp:app` (PQ() reads PQ_DATABASE_URL); tests register the same
 # functions on their own app, so the names match.
 app = PQ()
 RETRIED = {"retries": 2, "backoff": 0}
-for _fn in (add, mul, total, boom, constant, step, collect):
+for _fn in (add, mul, total, boom, constant, step, collect, nap, noop):
     app.task(_fn)
 for _fn in (gated_step, member, slow_member):
     app.task(_fn, **RETRIED)  # type: ignore[arg-type]

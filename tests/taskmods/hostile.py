@@ -32,3 +32,31 @@ def hold_until_released(marker: str, release: str) -> str:
     while not Path(release).exists() and time.monotonic() < deadline:
         time.sleep(0.02)
     return "released"
+
+
+NUL_TEXT = "before\x00after"
+SURROGATE_NAME = b"caf\xe9.txt".decode("utf-8", "surrogateescape")  # as os.listdir gives it
+
+
+def return_nul() -> str:
+    return NUL_TEXT
+
+
+def return_surrogate() -> list[str]:
+    return [SURROGATE_NAME]
+
+
+def raise_nul() -> None:
+    raise ValueError(NUL_TEXT)
+
+
+def raise_surrogate() -> None:
+    raise FileNotFoundError(2, "No such file", SURROGATE_NAME)
+
+
+def return_big(mib: float) -> str:
+    return "x" * int(mib * 2**20)
+
+
+def accept_anything(*args: object, **kwargs: object) -> None:
+    return None

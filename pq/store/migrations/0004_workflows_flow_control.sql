@@ -48,12 +48,13 @@ CREATE TABLE IF NOT EXISTS {schema}.pq_chords (
     created_at  timestamptz NOT NULL DEFAULT now()
 );
 
--- One row per rate limit bucket: the current window and the starts counted in it. The flow
--- claim locks the row, so the count holds for the whole fleet.
+-- One row per rate limit bucket: the start times of the last window (a sliding log, at most
+-- the limit's count of entries). The flow claim locks the row, drops entries older than the
+-- window, and claims only as many tasks as the log has room for, so the limit holds for the
+-- whole fleet and for every interval of the window's length.
 CREATE TABLE IF NOT EXISTS {schema}.pq_rate_limits (
-    key          text PRIMARY KEY,
-    window_start timestamptz NOT NULL DEFAULT now(),
-    used         integer     NOT NULL DEFAULT 0
+    key    text PRIMARY KEY,
+    starts timestamptz[] NOT NULL DEFAULT '{}'
 );
 
 -- Per-key concurrency serialises claims of one key on this row's lock.

@@ -10,21 +10,18 @@
 -- Upsert: a version parked on the row while it ran replaces it now and becomes pending.
 -- Cancel: a row whose cancel was requested while it ran ends 'cancelled' unless it completed
 --   (never 'failed', never retried), whatever the attempt's own outcome was.
--- Workflows: a completed chain step inserts the next step from its flow template (the
---   result first in its arguments unless the template is immutable); a completed chord member
---   adds its result to its pq_chords row, and the completion that makes the set whole
---   enqueues the callback (fired is set under the row's lock: once, whatever the races).
---   Both happen in this statement, so a link is written if and only if its step's end is.
--- Flow control: a retry of a rate-limited or key-limited row goes back to 'waiting'.
--- Returns one row per changed task (kind 'done') and per new workflow row (kind 'new').
--- Locks: the updated rows, by primary key; the chord rows of completed members.
+-- Flow control: a retry of a rate-limited or key-limited row goes back to 'waiting'; the
+--   end of a key-limited row sends 'w:<queue>' (the next task of its key may start).
+-- Workflows: a batch holding a chain step or chord member is written by flow_finish.sql
+--   instead: this statement plus the links. The UPDATE of both is the same text (a unit test
+--   keeps them in step), so tasks outside workflows pay nothing for them.
+-- Locks: the updated rows, by primary key.
 WITH finished AS (
     SELECT *
     FROM jsonb_to_recordset(%(rows)s::jsonb) AS r(
         id bigint, attempt integer, worker_id bigint, status text, outcome text,
         error text, result jsonb, retry_at timestamptz, record jsonb)
-),
-done AS (
+)
 UPDATE {schema}.pq_tasks AS t
 SET status      = CASE WHEN t.parked IS NOT NULL THEN 'pending'
                        WHEN t.cancel_requested_at IS NOT NULL AND f.status <> 'completed'
@@ -62,66 +59,11 @@ WHERE t.id = f.id
   AND t.attempts = f.attempt
   AND t.worker_id = f.worker_id
   AND t.status = 'running'
-RETURNING t.id, t.status, t.queue, t.run_at, t.result, t.workflow_id, t.workflow_step, t.flow
-),
-members AS (
-    SELECT (d.flow->>'chord')::bigint AS chord_id,
-           jsonb_object_agg(d.workflow_step::text, d.result) AS results
-    FROM done AS d
-    WHERE d.status = 'completed' AND d.flow ? 'chord'
-    GROUP BY 1
-),
-chords AS (
-    UPDATE {schema}.pq_chords AS c
-    SET results = c.results || m.results,
-        fired = (SELECT count(*) FROM jsonb_object_keys(c.results || m.results)) >= c.total
-    FROM members AS m
-    WHERE c.id = m.chord_id AND NOT c.fired
-    RETURNING c.id, c.total, c.callback, c.results, c.fired
-),
-links AS (
-    SELECT d.flow->'next'->0 AS tpl, jsonb_build_array(d.result) AS head,
-           d.workflow_id, d.workflow_step + 1 AS step,
-           CASE WHEN jsonb_array_length(d.flow->'next') > 1
-                THEN jsonb_build_object('next', (d.flow->'next') - 0) END AS flow
-    FROM done AS d
-    WHERE d.status = 'completed' AND jsonb_typeof(d.flow->'next') = 'array'
-    UNION ALL
-    SELECT c.callback,
-           jsonb_build_array((SELECT jsonb_agg(r.value ORDER BY r.key::integer)
-                              FROM jsonb_each(c.results) AS r)),
-           c.id, c.total,
-           CASE WHEN jsonb_typeof(c.callback->'next') = 'array'
-                THEN jsonb_build_object('next', c.callback->'next') END
-    FROM chords AS c
-    WHERE c.fired
-),
-inserted AS (
-    INSERT INTO {schema}.pq_tasks
-        (name, queue, priority, status, args, kwargs, options, run_at, max_attempts,
-         workflow_id, workflow_step, flow, rate_key, concurrency_key, concurrency_limit)
-    SELECT l.tpl->>'name', l.tpl->>'queue', (l.tpl->>'priority')::smallint,
-           CASE WHEN l.tpl->>'rate_key' IS NOT NULL OR l.tpl->>'concurrency_key' IS NOT NULL
-                THEN 'waiting' ELSE 'pending' END,
-           CASE WHEN (l.tpl->>'immutable')::boolean THEN l.tpl->'args'
-                ELSE l.head || (l.tpl->'args') END,
-           l.tpl->'kwargs', l.tpl->'options',
-           now() + make_interval(secs => COALESCE((l.tpl->>'countdown')::double precision, 0)),
-           (l.tpl->>'max_attempts')::integer,
-           l.workflow_id, l.step, l.flow,
-           l.tpl->>'rate_key', l.tpl->>'concurrency_key',
-           (l.tpl->>'concurrency_limit')::integer
-    FROM links AS l
-    RETURNING id, status, queue, run_at
-)
-SELECT 'done' AS kind, d.id, d.status,
-       pg_notify(%(channel_done)s, d.id::text || ':' || d.status)::text AS notified_done,
-       CASE WHEN d.status IN ('pending', 'waiting') AND d.run_at <= now()
-            THEN pg_notify(%(channel)s, CASE d.status WHEN 'waiting' THEN 'w:' ELSE 't:' END || d.queue)::text END
-            AS notified_due
-FROM done AS d
-UNION ALL
-SELECT 'new', i.id, i.status, NULL,
-       CASE WHEN i.run_at <= now()
-            THEN pg_notify(%(channel)s, CASE i.status WHEN 'waiting' THEN 'w:' ELSE 't:' END || i.queue)::text END
-FROM inserted AS i
+RETURNING 'done' AS kind, t.id, t.status, t.queue,
+          pg_notify(%(channel_done)s, t.id::text || ':' || t.status) AS notified_done,
+          CASE WHEN t.status IN ('pending', 'waiting') AND t.run_at <= now()
+               THEN pg_notify(%(channel)s, CASE t.status WHEN 'waiting' THEN 'w:' ELSE 't:' END
+                                           || t.queue)
+               -- a key-limited task ended: the next one of its key may start now
+               WHEN t.concurrency_key IS NOT NULL THEN pg_notify(%(channel)s, 'w:' || t.queue)
+          END AS notified_due

@@ -21,7 +21,8 @@ WITH target AS (
 ),
 changed AS (
     UPDATE {schema}.pq_tasks AS t
-    SET status = 'pending',
+    SET status = CASE WHEN t.rate_key IS NULL AND t.concurrency_key IS NULL
+                      THEN 'pending' ELSE 'waiting' END,  -- flow control keeps holding it
         run_at = now(),
         finished_at = NULL,
         worker_id = NULL,
@@ -30,10 +31,11 @@ changed AS (
         max_attempts = GREATEST(t.max_attempts, t.attempts + 1)
     FROM target
     WHERE t.id = target.id
-    RETURNING t.id, t.queue
+    RETURNING t.id, t.queue, t.status
 ),
 queues AS (
-    SELECT DISTINCT queue FROM changed
+    SELECT DISTINCT CASE status WHEN 'waiting' THEN 'w:' ELSE 't:' END || queue AS queue
+    FROM changed
 )
 SELECT (SELECT array_agg(id ORDER BY id) FROM changed) AS ids, now() AS now,
-       (SELECT count(pg_notify(%(channel)s, 't:' || queue)) FROM queues) AS notified
+       (SELECT count(pg_notify(%(channel)s, queue)) FROM queues) AS notified

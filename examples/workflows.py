@@ -1,0 +1,100 @@
+"""Workflows and flow control: a chain, a group, a chord, a global rate limit and a
+per-key concurrency limit, run by one burst worker.
+
+    python examples/workflows.py
+
+With no PQ_DATABASE_URL set, pq starts its embedded development Postgres under ./.pq/.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from pq import PQ, WorkflowFailedError, chain, chord, group
+
+app = PQ()
+
+
+# --8<-- [start:tasks]
+@app.task
+def fetch(order_id: int) -> dict[str, int]:
+    return {"order": order_id, "lines": order_id % 5 + 1}
+
+
+@app.task
+def price(order: dict[str, int], unit: int) -> int:
+    return order["lines"] * unit
+
+
+@app.task
+def total(amounts: list[int]) -> int:
+    return sum(amounts)
+
+
+@app.task
+def refuse(amount: int) -> int:
+    raise ValueError(f"amount {amount} is over the limit")
+
+
+@app.task(rate_limit="5/s")  # at most 5 starts per second across every worker
+def call_partner_api(n: int) -> int:
+    return n
+
+
+@app.task(max_concurrency_per_key=1)  # one task per concurrency_key at a time
+def sync_customer(customer: str, step: int) -> str:
+    time.sleep(0.05)
+    return f"{customer}:{step}"
+
+
+# --8<-- [end:tasks]
+
+
+def canvases() -> None:
+    # --8<-- [start:canvas]
+    # chain: each step gets the previous step's result as its first argument
+    priced = chain(fetch.s(7), price.s(unit=10)).delay()
+    # group: all at once (one COPY); results come back in member order
+    orders = group(fetch.s(i) for i in range(5)).delay()
+    # chord: the callback gets the list of results once every member has completed
+    summed = chord([price.s({"lines": n}, 3) for n in range(1, 5)], total.s()).delay()
+    # a failed step stops its chain; the handle names it
+    stopped = (fetch.s(1) | price.s(unit=1000) | refuse.s() | total.s()).delay()
+    # --8<-- [end:canvas]
+    app.run_worker(concurrency=2, burst=True)
+    print("chain  ->", priced.result(timeout=30))
+    print("group  ->", [o["lines"] for o in orders.results(timeout=30)])
+    print("chord  ->", summed.result(timeout=30))
+    try:
+        stopped.result(timeout=30)
+    except WorkflowFailedError as failure:
+        print("failed ->", str(failure).split(";")[0])
+
+
+def limits() -> None:
+    # --8<-- [start:limits]
+    calls = [call_partner_api.delay(n) for n in range(10)]  # 'waiting' until the limit allows
+    syncs = [
+        sync_customer.apply_async((customer, step), concurrency_key=customer)
+        for customer in ("acme", "globex")
+        for step in range(3)
+    ]
+    # --8<-- [end:limits]
+    started = time.monotonic()
+    app.run_worker(concurrency=4, burst=True)
+    print(f"rate   -> 10 calls at 5/s took {time.monotonic() - started:.1f}s")
+    assert [c.result(timeout=30) for c in calls] == list(range(10))
+    print("keys   ->", [s.result(timeout=30) for s in syncs])
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    app.run_db_migrations()
+    canvases()
+    limits()
+    app.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,133 @@
+-- task_finish.sql for a batch that holds workflow rows (chain steps, chord members): the
+-- same UPDATE (kept in step by tests/unit/test_flow_sql.py), then the links.
+-- Records the end of many attempts in one statement (one per worker loop turn).
+-- Params: rows (json text: array of {id, attempt, worker_id, status, outcome, error, result,
+--         retry_at, record}), channel_done, channel (new work: a row pending again and due,
+--         such as a promoted upsert version, wakes idle workers).
+--   status is the row's next status ('completed', 'failed', 'cancelled', or 'pending' for a
+--   retry at retry_at); record is the attempt's history entry.
+-- Fencing: only a row still running the same attempt for the same worker changes, so a late
+--   writer (a worker presumed lost, a run that outlived its cancel) changes nothing; the ids
+--   returned are the rows that did change.
+-- Upsert: a version parked on the row while it ran replaces it now and becomes pending.
+-- Cancel: a row whose cancel was requested while it ran ends 'cancelled' unless it completed
+--   (never 'failed', never retried), whatever the attempt's own outcome was.
+-- Workflows: a completed chain step inserts the next step from its flow template (the
+--   result first in its arguments unless the template is immutable); a completed chord member
+--   adds its result to its pq_chords row, and the completion that makes the set whole
+--   enqueues the callback (fired is set under the row's lock: once, whatever the races).
+--   Both happen in this statement, so a link is written if and only if its step's end is.
+-- Flow control: a retry of a rate-limited or key-limited row goes back to 'waiting'; the
+--   end of a key-limited row sends 'w:<queue>' (the next task of its key may start).
+-- Returns one row per changed task (kind 'done') and per new workflow row (kind 'new').
+-- Locks: the updated rows, by primary key; the chord rows of completed members.
+WITH finished AS (
+    SELECT *
+    FROM jsonb_to_recordset(%(rows)s::jsonb) AS r(
+        id bigint, attempt integer, worker_id bigint, status text, outcome text,
+        error text, result jsonb, retry_at timestamptz, record jsonb)
+),
+done AS (
+UPDATE {schema}.pq_tasks AS t
+SET status      = CASE WHEN t.parked IS NOT NULL THEN 'pending'
+                       WHEN t.cancel_requested_at IS NOT NULL AND f.status <> 'completed'
+                       THEN 'cancelled'
+                       WHEN f.status = 'pending'
+                            AND (t.rate_key IS NOT NULL OR t.concurrency_key IS NOT NULL)
+                       THEN 'waiting'
+                       ELSE f.status END,
+    outcome     = CASE WHEN t.parked IS NULL AND t.cancel_requested_at IS NOT NULL
+                            AND f.status <> 'completed' THEN 'cancelled'
+                       ELSE f.outcome END,
+    error       = CASE WHEN t.parked IS NOT NULL THEN NULL ELSE f.error END,
+    result      = CASE WHEN t.parked IS NOT NULL THEN NULL ELSE f.result END,
+    finished_at = CASE WHEN t.parked IS NOT NULL THEN NULL
+                       WHEN f.status = 'pending' AND t.cancel_requested_at IS NULL THEN NULL
+                       ELSE now() END,
+    run_at      = CASE
+                    WHEN t.parked IS NOT NULL THEN COALESCE((t.parked->>'run_at')::timestamptz, now())
+                    WHEN f.status = 'pending' AND t.cancel_requested_at IS NULL THEN f.retry_at
+                    ELSE t.run_at END,
+    history     = t.history || jsonb_build_array(f.record),
+    worker_id   = NULL,
+    cancel_requested_at = NULL,
+    name         = COALESCE(t.parked->>'name', t.name),
+    queue        = COALESCE(t.parked->>'queue', t.queue),
+    priority     = COALESCE((t.parked->>'priority')::smallint, t.priority),
+    args         = COALESCE(t.parked->'args', t.args),
+    kwargs       = COALESCE(t.parked->'kwargs', t.kwargs),
+    options      = COALESCE(t.parked->'options', t.options),
+    max_attempts = COALESCE((t.parked->>'max_attempts')::integer, t.max_attempts),
+    attempts     = CASE WHEN t.parked IS NOT NULL THEN 0 ELSE t.attempts END,
+    parked       = NULL
+FROM finished AS f
+WHERE t.id = f.id
+  AND t.attempts = f.attempt
+  AND t.worker_id = f.worker_id
+  AND t.status = 'running'
+RETURNING t.id, t.status, t.queue, t.run_at, t.result, t.workflow_id, t.workflow_step, t.flow,
+          t.concurrency_key
+),
+members AS (
+    SELECT (d.flow->>'chord')::bigint AS chord_id,
+           jsonb_object_agg(d.workflow_step::text, d.result) AS results
+    FROM done AS d
+    WHERE d.status = 'completed' AND d.flow ? 'chord'
+    GROUP BY 1
+),
+chords AS (
+    UPDATE {schema}.pq_chords AS c
+    SET results = c.results || m.results,
+        fired = (SELECT count(*) FROM jsonb_object_keys(c.results || m.results)) >= c.total
+    FROM members AS m
+    WHERE c.id = m.chord_id AND NOT c.fired
+    RETURNING c.id, c.total, c.callback, c.results, c.fired
+),
+links AS (
+    SELECT d.flow->'next'->0 AS tpl, jsonb_build_array(d.result) AS head,
+           d.workflow_id, d.workflow_step + 1 AS step,
+           CASE WHEN jsonb_array_length(d.flow->'next') > 1
+                THEN jsonb_build_object('next', (d.flow->'next') - 0) END AS flow
+    FROM done AS d
+    WHERE d.status = 'completed' AND jsonb_typeof(d.flow->'next') = 'array'
+    UNION ALL
+    SELECT c.callback,
+           jsonb_build_array((SELECT jsonb_agg(r.value ORDER BY r.key::integer)
+                              FROM jsonb_each(c.results) AS r)),
+           c.id, c.total,
+           CASE WHEN jsonb_typeof(c.callback->'next') = 'array'
+                THEN jsonb_build_object('next', c.callback->'next') END
+    FROM chords AS c
+    WHERE c.fired
+),
+inserted AS (
+    INSERT INTO {schema}.pq_tasks
+        (name, queue, priority, status, args, kwargs, options, run_at, max_attempts,
+         workflow_id, workflow_step, flow, rate_key, concurrency_key, concurrency_limit)
+    SELECT l.tpl->>'name', l.tpl->>'queue', (l.tpl->>'priority')::smallint,
+           CASE WHEN l.tpl->>'rate_key' IS NOT NULL OR l.tpl->>'concurrency_key' IS NOT NULL
+                THEN 'waiting' ELSE 'pending' END,
+           CASE WHEN (l.tpl->>'immutable')::boolean THEN l.tpl->'args'
+                ELSE l.head || (l.tpl->'args') END,
+           l.tpl->'kwargs', l.tpl->'options',
+           now() + make_interval(secs => COALESCE((l.tpl->>'countdown')::double precision, 0)),
+           (l.tpl->>'max_attempts')::integer,
+           l.workflow_id, l.step, l.flow,
+           l.tpl->>'rate_key', l.tpl->>'concurrency_key',
+           (l.tpl->>'concurrency_limit')::integer
+    FROM links AS l
+    RETURNING id, status, queue, run_at
+)
+SELECT 'done' AS kind, d.id, d.status,
+       pg_notify(%(channel_done)s, d.id::text || ':' || d.status)::text AS notified_done,
+       CASE WHEN d.status IN ('pending', 'waiting') AND d.run_at <= now()
+            THEN pg_notify(%(channel)s, CASE d.status WHEN 'waiting' THEN 'w:' ELSE 't:' END || d.queue)::text
+            -- a key-limited task ended: the next one of its key may start now
+            WHEN d.concurrency_key IS NOT NULL THEN pg_notify(%(channel)s, 'w:' || d.queue)::text
+       END AS notified_due
+FROM done AS d
+UNION ALL
+SELECT 'new', i.id, i.status, NULL,
+       CASE WHEN i.run_at <= now()
+            THEN pg_notify(%(channel)s, CASE i.status WHEN 'waiting' THEN 'w:' ELSE 't:' END || i.queue)::text END
+FROM inserted AS i
