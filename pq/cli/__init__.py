@@ -9,6 +9,7 @@ import typer.core
 
 from pq._version import __version__
 from pq.cli import dashboard as dashboard_command
+from pq.cli import doctor as doctor_command
 from pq.cli import metrics as metrics_command
 from pq.cli import ops
 from pq.cli.common import AppArg, clear_errors, configure_logging
@@ -33,6 +34,7 @@ cli.add_typer(periodic_cli, name="periodic")
 ops.register(cli)  # tasks, task, workers, stats, retry, cancel, purge, queue
 dashboard_command.register(cli)  # dashboard
 metrics_command.register(cli)  # metrics
+doctor_command.register(cli)  # doctor
 
 # The names the rest of this module has always used.
 _clear_errors = clear_errors
@@ -142,6 +144,33 @@ def worker(
             metavar="SECONDS", help="Seconds between heartbeats (and rescue checks). Default 5."
         ),
     ] = None,
+    prefetch: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option(
+            metavar="N",
+            min=0,
+            help="Rows claimed ahead of free slots, started without a round trip as children "
+            "end. Default: the concurrency; 0 claims only for free slots.",
+        ),
+    ] = None,
+    spares: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option(
+            metavar="N",
+            min=0,
+            help="Children forked ahead, waiting for a task (each still runs exactly one): "
+            "a new task starts without a fork. Default 0.",
+        ),
+    ] = None,
+    tasks_per_child: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option(
+            metavar="N",
+            min=1,
+            help="Tasks one child may run in a row (tasks may set their own): faster for "
+            "tiny tasks, but a task sees what earlier ones left in the process. Default 1.",
+        ),
+    ] = None,
     pre_execute: Annotated[
         Optional[str],  # noqa: UP045
         typer.Option(
@@ -211,6 +240,9 @@ def worker(
             drain_timeout=drain_timeout,
             lease=lease,
             heartbeat_interval=heartbeat_interval,
+            prefetch=prefetch,
+            spares=spares,
+            tasks_per_child=tasks_per_child,
             metrics_port=metrics_port,
             metrics_host=metrics_host,
         )

@@ -20,6 +20,7 @@ from psycopg.rows import dict_row
 
 from pq.store.db import AsyncExecutor, Executor, PsycopgExecutor, Row
 from pq.store.queries_flow import FlowQueries
+from pq.store.queries_worker import WorkerQueries
 
 
 @cache
@@ -62,7 +63,7 @@ class NewTaskRow:
         return values
 
 
-class Queries(FlowQueries):
+class Queries(FlowQueries, WorkerQueries):
     """The statements of one schema (workflow and flow-control ones in queries_flow.py)."""
 
     def __init__(self, schema: str) -> None:
@@ -207,6 +208,10 @@ class Queries(FlowQueries):
 
     def task_delete_finished(self, ex: Executor, status: str, before: datetime | None) -> int:
         rows = ex.fetch(self.sql("task_delete_finished"), {"status": status, "before": before})
+        return int(rows[0]["n"])
+
+    def task_prune(self, ex: Executor, status: str, keep: float, limit: int) -> int:
+        rows = ex.fetch(self.sql("task_prune"), {"status": status, "keep": keep, "limit": limit})
         return int(rows[0]["n"])
 
     def task_cancel(self, ex: Executor, task_id: int) -> str | None:
