@@ -27,8 +27,8 @@ from pq.retry import Backoff
 from pq.runtime import Runtime
 from pq.serialization import Codec
 from pq.settings import Settings, WorkerSettings
-from pq.store import embedded
-from pq.store.db import Executor, PsycopgExecutor, connect, open_pool
+from pq.store import embedded, pooler
+from pq.store.db import Executor, PsycopgExecutor, connect, fork_local_transaction, open_pool
 from pq.store.migrate import Migration, apply_migrations
 from pq.store.queries import Queries
 
@@ -51,11 +51,13 @@ _instances: weakref.WeakSet[PQ] = weakref.WeakSet()
 
 def _forget_pools_in_child() -> None:
     # The pool's connections belong to the parent and its threads did not survive the fork.
-    # Dropping the reference (never closing: that would end the parent's sessions) makes a task
-    # that enqueues more tasks open a fresh pool of its own.
+    # Dropping the reference (never closing: that would end the parent's sessions). A task
+    # that enqueues more tasks then uses one connection, opened on its first enqueue and
+    # closed when the child exits (pq.store.db.close_fork_local): never a pool per child.
     for app in list(_instances):
         app._pool = None
         app._pool_lock = threading.Lock()
+        app._forked = True
 
 
 os.register_at_fork(after_in_child=_forget_pools_in_child)
@@ -85,10 +87,16 @@ class PQ(EnqueueMixin, ReadingMixin, SchedulesMixin, OpsMixin):
         allow_pickle: bool | None = None,
         secret_key: str | None = None,
         include: Iterable[str] | None = None,
+        pooled: bool | None = None,
+        listen_url: str | None = None,
     ) -> None:
         """`include`: the modules or packages (besides the registered tasks) whose functions
-        a worker may run; default: the top-level package of the module creating the app."""
+        a worker may run; default: the top-level package of the module creating the app.
+        `pooled`: a pooler (PgBouncer in transaction mode) is between us and Postgres
+        (None: detected); `listen_url`: a direct URL for LISTEN behind one (docs/scaling.md)."""
         given: dict[str, Any] = {
+            "pooled": pooled,
+            "listen_url": listen_url,
             "database_url": database_url,
             "schema": schema,
             "pool_min_size": pool_min_size,
@@ -106,10 +114,17 @@ class PQ(EnqueueMixin, ReadingMixin, SchedulesMixin, OpsMixin):
             else default_include(_creating_module())
         )
         # What the worker gets of this app: never the facade, so never the producer pool.
-        self.runtime = Runtime(self.registry, self.codec, self.queries, lambda: self.database_url)
+        self.runtime = Runtime(
+            self.registry,
+            self.codec,
+            self.queries,
+            lambda: self.database_url,
+            lambda: self.settings.listen_url,
+        )
         self._url: str | None = None
         self._pool: ConnectionPool[Any] | None = None
         self._pool_lock = threading.Lock()
+        self._forked = False  # in a forked child: one connection instead of a pool
         # Set by pq.testing (eager / capture modes): takes over every enqueue path.
         self.interceptor: Interceptor | None = None
         # Where the app is defined: the embedded database is looked for from there first
@@ -126,7 +141,9 @@ class PQ(EnqueueMixin, ReadingMixin, SchedulesMixin, OpsMixin):
     def database_url(self) -> str:
         """Resolved on first use, so importing an app module never starts a database."""
         if self._url is None:
-            self._url = embedded.resolve_database_url(self.settings.database_url, self.home)
+            url = embedded.resolve_database_url(self.settings.database_url, self.home)
+            pooler.declare(url, self.settings.pooled)
+            self._url = url
         return self._url
 
     def _get_pool(self) -> ConnectionPool[Any]:
@@ -147,6 +164,10 @@ class PQ(EnqueueMixin, ReadingMixin, SchedulesMixin, OpsMixin):
 
             yield executor_for(connection)
             return
+        if self._forked:
+            with fork_local_transaction(self.database_url) as conn:
+                yield PsycopgExecutor(conn)
+            return
         with self._get_pool().connection() as conn:
             yield PsycopgExecutor(conn)
 
@@ -156,10 +177,13 @@ class PQ(EnqueueMixin, ReadingMixin, SchedulesMixin, OpsMixin):
 
     def close(self) -> None:
         """Closes the producer pool; it reopens by itself on the next call that needs it."""
+        if not self._forked:
+            self._notify_gate().flush()  # a trailing notice still owed goes out first
         with self._pool_lock:
             pool, self._pool = self._pool, None
         if pool is not None:
             pool.close()
+        self._done_listener().close()  # the LISTEN of result() waits, if one is open
 
     def run_db_migrations(self) -> list[Migration]:
         """Creates or upgrades pq's tables; safe to run from several processes at once."""

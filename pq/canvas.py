@@ -27,6 +27,7 @@ from pq.producer.workflow import (
     start_chord,
     start_group,
 )
+from pq.signing import PREPENDED
 
 if TYPE_CHECKING:
     from pq.producer.facade import Producer
@@ -144,8 +145,17 @@ class Signature:
         sig = self.clone(args, kwargs)
         return sig.task.apply_async(sig.args, sig.kwargs, **{**sig.options, **options})
 
-    def template(self) -> dict[str, Any]:
-        """The row this signature writes, as the JSON object task_finish.sql reads."""
+    def _signed_options(
+        self, row_options: dict[str, Any], args_json: str, kwargs_json: str, linked: bool
+    ) -> dict[str, Any]:
+        if linked and not self.immutable:
+            row_options[PREPENDED] = True
+        return self.app.codec.signed_options(self.name, args_json, kwargs_json, row_options)
+
+    def template(self, *, linked: bool = False) -> dict[str, Any]:
+        """The row this signature writes, as the JSON object flow_finish.sql reads. `linked`:
+        written by a link, after the previous step, whose result goes first in the arguments
+        (unless immutable); with a secret_key the signature then covers the rest."""
         options = self.task.options.merged(
             **{k: v for k, v in self.options.items() if k != "countdown"}
         )
@@ -159,7 +169,7 @@ class Signature:
             "priority": options.priority,
             "args": json.loads(args_json),
             "kwargs": json.loads(kwargs_json),
-            "options": options.row_options(),
+            "options": self._signed_options(options.row_options(), args_json, kwargs_json, linked),
             "max_attempts": options.retries + 1,
             "countdown": countdown,
             "immutable": self.immutable,
@@ -206,8 +216,9 @@ class chain:
     def __or__(self, other: Signature | chain) -> chain:
         return chain(self, other)
 
-    def templates(self) -> list[dict[str, Any]]:
-        return [s.template() for s in self.steps]
+    def templates(self, *, linked: bool = False) -> list[dict[str, Any]]:
+        """The steps' row templates; the first is `linked` when the chain follows something."""
+        return [s.template(linked=linked or n > 0) for n, s in enumerate(self.steps)]
 
     def delay(self) -> ChainHandle:
         return self.apply_async()
@@ -273,7 +284,7 @@ class chord:
         if self.body is None:
             raise ConfigurationError("a chord needs a callback: chord(members, callback.s())")
         steps = self.body.steps if isinstance(self.body, chain) else [self.body]
-        templates = [s.template() for s in _signatures(steps, "chord callback")]
+        templates = [s.template(linked=True) for s in _signatures(steps, "chord callback")]
         callback = dict(templates[0])
         if len(templates) > 1:
             callback["next"] = templates[1:]

@@ -24,3 +24,5 @@ class Runtime:
     queries: Queries
     # Resolved on first use (it may start the embedded database), hence a function.
     database_url: Callable[[], str]
+    # A direct URL for LISTEN when database_url goes through a pooler (None: none given).
+    listen_url: Callable[[], str | None] = lambda: None

@@ -37,6 +37,18 @@ def _env_int(name: str, default: int) -> int:
         raise ConfigurationError(f"{name}={raw!r} is not a whole number") from None
 
 
+def _env_tristate(name: str) -> bool | None:
+    """'1'/'true'/'yes' -> True, '0'/'false'/'no' -> False, unset, '' or 'auto' -> None."""
+    raw = os.environ.get(name, "").strip().lower()
+    if raw in ("", "auto"):
+        return None
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ConfigurationError(f"{name}={raw!r}: use 1, 0 or auto")
+
+
 _MODULE_NAME = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
 
 
@@ -86,6 +98,15 @@ class Settings:
     # Modules and packages whose functions a worker may run besides registered tasks (see
     # pq.registry); None: the package of the module that created the app. Env: PQ_INCLUDE.
     include: tuple[str, ...] | None = field(default_factory=_env_include)
+    # A pooler (PgBouncer in transaction mode) between pq and Postgres: None detects it on
+    # the first connection. Behind one, pq prepares no statement and LISTENs only through
+    # listen_url, a direct URL to the same database (else workers and result waits poll).
+    pooled: bool | None = field(default_factory=lambda: _env_tristate("PQ_POOLED"))
+    listen_url: str | None = field(
+        default_factory=lambda: os.environ.get("PQ_LISTEN_URL") or None, repr=False
+    )
+    # Seconds: in a burst of enqueues, workers get one notice per window (0: one per enqueue).
+    notify_window: float = field(default_factory=lambda: _env_float("PQ_NOTIFY_WINDOW", 0.05))
 
     def __post_init__(self) -> None:
         validate_schema_name(self.schema)
@@ -115,7 +136,12 @@ class WorkerSettings:
     )
     lease: float = field(default_factory=lambda: _env_float("PQ_LEASE", 30.0))
     drain_timeout: float = field(default_factory=lambda: _env_float("PQ_DRAIN_TIMEOUT", 30.0))
-    poll_only: bool = False  # no LISTEN: for PgBouncer in transaction mode
+    poll_only: bool = False  # no LISTEN at all (polls every poll_interval)
+    # A direct URL to LISTEN on when the database URL goes through a pooler (PgBouncer in
+    # transaction mode); without one such a worker polls. Env: PQ_LISTEN_URL.
+    listen_url: str | None = field(
+        default_factory=lambda: os.environ.get("PQ_LISTEN_URL") or None, repr=False
+    )
     burst: bool = False  # exit once nothing is left to run
     metrics_port: int | None = None  # serve Prometheus metrics on this port (metrics extra)
     metrics_host: str = "0.0.0.0"  # the address the metrics port listens on

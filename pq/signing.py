@@ -24,6 +24,10 @@ from typing import Any
 from pq.errors import SerializationError
 
 SIGNATURE = "signature"  # the key in a row's options
+# In a signed workflow template (pq.canvas): the row's first argument is the previous step's
+# result, put there by the database when the link is written, so the signature covers the
+# arguments after it. The marker is itself signed: it cannot be added to a row without the key.
+PREPENDED = "prepended"
 
 
 def _number(value: int | float) -> str:
@@ -103,6 +107,8 @@ def verify_row(
     """Raises SerializationError unless the row carries a valid signature (no key: no check)."""
     if key is None:
         return
+    if isinstance(options, Mapping) and options.get(PREPENDED) and isinstance(args, list):
+        args = args[1:]  # the parent's result (see PREPENDED)
     stored = options.get(SIGNATURE) if isinstance(options, Mapping) else None
     if not isinstance(stored, str) or not hmac.compare_digest(
         stored, row_signature(key, name, args, kwargs, options)

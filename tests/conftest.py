@@ -121,3 +121,21 @@ def app(db_url: str) -> Iterator[PQ]:
     instance = PQ(db_url)
     yield instance
     instance.close()
+
+
+@pytest.fixture(scope="session")
+def pgbouncer(server_url: str) -> Iterator[object]:
+    """A real PgBouncer in transaction mode in front of the test server (tests/bouncer.py)."""
+    from bouncer import PgBouncer, available
+
+    if not available():
+        pytest.skip("pgbouncer is not installed (apt-get install pgbouncer; .ci/run does)")
+    bouncer = PgBouncer(server_url)
+    yield bouncer
+    bouncer.stop()
+
+
+@pytest.fixture
+def pooled_url(pgbouncer: object, db_url: str) -> str:
+    """This test's own database (`db_url`), reached through PgBouncer in transaction mode."""
+    return pgbouncer.url_for(db_url)  # type: ignore[attr-defined,no-any-return]

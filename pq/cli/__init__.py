@@ -87,8 +87,11 @@ def worker(
         ),
     ] = None,
     poll_interval: Annotated[
-        float, typer.Option(metavar="SECONDS", help="Seconds between polls when no notice arrives.")
-    ] = 1.0,
+        Optional[float],  # noqa: UP045
+        typer.Option(
+            metavar="SECONDS", help="Seconds between polls when no notice arrives. Default 1."
+        ),
+    ] = None,
     burst: Annotated[
         bool,
         typer.Option(
@@ -98,8 +101,16 @@ def worker(
         ),
     ] = False,
     poll_only: Annotated[
-        bool, typer.Option("--poll-only", help="Do not LISTEN (for PgBouncer in transaction mode).")
+        bool, typer.Option("--poll-only", help="Do not LISTEN at all: poll every poll interval.")
     ] = False,
+    listen_url: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(
+            metavar="URL",
+            help="Direct database URL to LISTEN on when PQ_DATABASE_URL goes through PgBouncer "
+            "(env PQ_LISTEN_URL).",
+        ),
+    ] = None,
     max_memory: Annotated[
         Optional[str],  # noqa: UP045
         typer.Option(
@@ -194,6 +205,7 @@ def worker(
             poll_interval=poll_interval,
             burst=burst,
             poll_only=poll_only,
+            listen_url=listen_url,
             max_memory=max_memory,
             max_cpu=max_cpu,
             drain_timeout=drain_timeout,

@@ -4,6 +4,7 @@ interceptor (pq.testing) takes over."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from datetime import datetime
@@ -16,6 +17,7 @@ from pq.errors import (
     UnknownTaskError,
 )
 from pq.models import Priority, Task
+from pq.producer.notify import NotifyGate
 from pq.producer.task import TaskFunction, TaskOptions, check_arguments, resolve_run_at
 from pq.registry import Registry, import_by_name, task_name_of
 from pq.store.queries import NewTaskRow
@@ -24,8 +26,12 @@ from pq.telemetry import tracing
 if TYPE_CHECKING:
     from pq.producer.facade import Interceptor
     from pq.serialization import Codec
+    from pq.settings import Settings
     from pq.store.db import Executor
     from pq.store.queries import Queries
+
+
+_GATE_LOCK = threading.Lock()
 
 
 class EnqueueMixin:
@@ -36,6 +42,7 @@ class EnqueueMixin:
         codec: Codec
         interceptor: Interceptor | None
         registry: Registry
+        settings: Settings
 
         def executor(self, connection: Any = None) -> AbstractContextManager[Executor]: ...
         def options_for(self, name: str) -> TaskOptions: ...
@@ -93,8 +100,13 @@ class EnqueueMixin:
         try:
             with tracing.enqueue_span(name, options.queue) as span:
                 row = self.new_row(name, args, kwargs, options, run_at=run_at, client_id=client_id)
+                # Only our own commits can be followed by a trailing notice (pq/producer/notify).
+                gate = self._notify_gate() if connection is None and run_at is None else None
+                notify = gate is None or gate.notify_now(row.queue)
                 with self.executor(connection) as ex:
-                    task_id = self.queries.task_insert(ex, row)
+                    task_id = self.queries.task_insert(ex, row, notify=notify)
+                if gate is not None and not notify:
+                    gate.owe(row.queue)  # committed: a notice follows at the window's end
                 if span is not None:
                     span.set_attribute("pq.task.id", task_id)
                 return task_id
@@ -112,6 +124,20 @@ class EnqueueMixin:
                 f"client_id {client_id!r} is already used by another task; use upsert() to "
                 "replace it, or get_task_by_client_id() to find it"
             ) from exc
+
+    def _notify_gate(self) -> NotifyGate:
+        gate: NotifyGate | None = self.__dict__.get("_pq_notify_gate")
+        if gate is None:
+            with _GATE_LOCK:
+                gate = self.__dict__.get("_pq_notify_gate")
+                if gate is None:
+                    gate = NotifyGate(self.settings.notify_window, self._notify_queues)
+                    self.__dict__["_pq_notify_gate"] = gate
+        return gate
+
+    def _notify_queues(self, queues: list[str]) -> None:
+        with self.executor() as ex:
+            self.queries.task_notify_queues(ex, queues)
 
     def enqueue(
         self,

@@ -4,6 +4,7 @@ methods."""
 
 from __future__ import annotations
 
+import threading
 import time
 from contextlib import AbstractContextManager
 from datetime import datetime
@@ -13,14 +14,18 @@ import psycopg
 
 from pq.errors import SerializationError, TaskNotFoundError
 from pq.models import Task, TaskStatus
-from pq.store.db import AsyncPsycopgExecutor, Executor, PsycopgExecutor, async_connect
+from pq.producer.waits import POLL_FIRST, POLL_MAX, DoneListener
+from pq.store import pooler
+from pq.store.db import AsyncPsycopgExecutor, Executor, PsycopgExecutor, async_connect, connect
 from pq.store.migrate import check_schema_current
 
 if TYPE_CHECKING:
     from pq.serialization import Codec
+    from pq.settings import Settings
     from pq.store.queries import Queries
 
 _FINAL = {TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED}
+_LISTENER_LOCK = threading.Lock()
 
 
 class ReadingMixin:
@@ -29,11 +34,13 @@ class ReadingMixin:
     if TYPE_CHECKING:
         queries: Queries
         codec: Codec
+        settings: Settings
+
+        @property
+        def database_url(self) -> str: ...
 
         def executor(self, connection: Any = None) -> AbstractContextManager[Executor]: ...
         def connect(self) -> psycopg.Connection[Any]: ...
-        @property
-        def database_url(self) -> str: ...
 
     def task_from_row(self, row: dict[str, Any]) -> Task:
         """The Task snapshot of a row, its result decoded (a pickled result becomes the
@@ -90,15 +97,18 @@ class ReadingMixin:
     def wait_for_end(self, task_id: int, deadline: float | None) -> Task | None:
         """Blocks until the task is completed, failed or cancelled (None at the deadline).
 
-        Listens on the done channel before reading the row, so an end that happens between
-        the read and the wait still wakes us; polls every few seconds as a safety net.
+        Watches the done channel (through the process's one shared LISTEN connection) before
+        reading the row, so an end between the read and the wait still wakes us. Without a
+        LISTEN (behind a pooler with no listen URL, or the database briefly away) it polls,
+        first every 50 ms, slowing to once a second.
         """
-        with self.connect() as conn:
-            ex = PsycopgExecutor(conn)
-            self.queries.listen(ex, self.queries.channel_done)
-            prefix = f"{task_id}:"
+        listener = self._done_listener()
+        event = listener.watch(task_id)
+        poll = POLL_FIRST
+        try:
             while True:
-                row = self.queries.task_get(ex, task_id)
+                with self.executor() as ex:
+                    row = self.queries.task_get(ex, task_id)
                 if row is None:
                     raise TaskNotFoundError(f"task {task_id} does not exist (was it cleared?)")
                 task = self.task_from_row(row)
@@ -107,15 +117,42 @@ class ReadingMixin:
                 wait = _next_wait(deadline)
                 if wait is None:
                     return None
-                for notice in conn.notifies(timeout=wait):
-                    if notice.payload.startswith(prefix):
-                        break
+                if listener.listening:
+                    event.wait(wait)  # a safety re-read every few seconds, for a lost notice
+                    event.clear()
+                else:
+                    time.sleep(min(poll, wait))
+                    poll = min(POLL_MAX, poll * 1.5)
+                    listener.retry_if_due()
+        finally:
+            listener.unwatch(task_id, event)
+
+    def _done_listener(self) -> DoneListener:
+        listener: DoneListener | None = self.__dict__.get("_pq_done_listener")
+        if listener is None:
+            with _LISTENER_LOCK:
+                listener = self.__dict__.get("_pq_done_listener")
+                if listener is None:
+                    listener = DoneListener(
+                        self._listen_connect, self.queries, pooled_url=self._listen_is_pooled
+                    )
+                    self.__dict__["_pq_done_listener"] = listener
+        return listener
+
+    def _listen_connect(self) -> psycopg.Connection[Any]:
+        return connect(self.settings.listen_url or self.database_url)
+
+    def _listen_is_pooled(self) -> bool:
+        """LISTEN through a pooler hears nothing: only a direct listen URL, or none at all."""
+        return self.settings.listen_url is None and bool(pooler.is_pooled(self.database_url))
 
     async def await_end(self, task_id: int, deadline: float | None) -> Task | None:
         """`wait_for_end` for an event loop: the same LISTEN-then-read, on an async connection
         of its own, so awaiting a result never blocks the loop nor holds a thread. Cancelling
         the awaiting coroutine (a client that went away) closes that connection."""
-        async with await async_connect(self.database_url) as conn:
+        # Behind a pooler without a direct URL the LISTEN hears nothing: re-read every second.
+        most = POLL_MAX if self._listen_is_pooled() else None
+        async with await async_connect(self.settings.listen_url or self.database_url) as conn:
             ex = AsyncPsycopgExecutor(conn)
             await self.queries.listen_async(ex, self.queries.channel_done)
             prefix = f"{task_id}:"
@@ -129,6 +166,8 @@ class ReadingMixin:
                 wait = _next_wait(deadline)
                 if wait is None:
                     return None
+                if most is not None:
+                    wait = min(wait, most)
                 async for notice in conn.notifies(timeout=wait):
                     if notice.payload.startswith(prefix):
                         break

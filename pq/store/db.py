@@ -9,7 +9,10 @@ from __future__ import annotations
 import io
 import json
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+import os
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -19,6 +22,7 @@ from psycopg.types.json import JsonbLoader, JsonLoader
 from psycopg_pool import ConnectionPool
 
 from pq.errors import DatabaseUnavailableError
+from pq.store import pooler
 from pq.store.redact import describe_url, redact_url_error
 
 log = logging.getLogger("pq.db")
@@ -41,11 +45,20 @@ class PsycopgExecutor:
 
     decode_json: the connection loads json as text (Django registers such loaders, its
     JSONField decodes by itself); this executor's cursors load it as values again.
+    prepare: None lets the connection's prepare_threshold decide; False never prepares (a
+    caller's connection may go through a pooler in transaction mode).
     """
 
-    def __init__(self, conn: psycopg.Connection[Any], *, decode_json: bool = False) -> None:
+    def __init__(
+        self,
+        conn: psycopg.Connection[Any],
+        *,
+        decode_json: bool = False,
+        prepare: bool | None = None,
+    ) -> None:
         self.conn = conn
         self.decode_json = decode_json
+        self.prepare = prepare
 
     def fetch(self, query: str, params: Mapping[str, Any]) -> list[Row]:
         with self.conn.cursor(row_factory=dict_row) as cur:
@@ -53,7 +66,7 @@ class PsycopgExecutor:
                 # A cursor's adapters are its own copy: the caller's connection keeps its own.
                 cur.adapters.register_loader("json", JsonLoader)
                 cur.adapters.register_loader("jsonb", JsonbLoader)
-            cur.execute(query, params)  # our SQL files, not user text
+            cur.execute(query, params, prepare=self.prepare)  # our SQL files, not user text
             return cur.fetchall() if cur.description is not None else []
 
     def copy_rows(self, statement: str, rows: Iterable[Sequence[Any]]) -> None:
@@ -68,10 +81,11 @@ def connect(url: str, *, autocommit: bool = True, **options: Any) -> psycopg.Con
 
     `options` are extra libpq parameters (e.g. the worker's TCP keepalives). The error is one
     line with every secret of the URL masked, and it does not chain psycopg's exception,
-    whose text may quote the whole URL (a task's stored traceback would show it).
+    whose text may quote the whole URL (a task's stored traceback would show it). Behind a
+    connection pooler the connection never prepares statements (see pq.store.pooler).
     """
     try:
-        return psycopg.connect(url, autocommit=autocommit, connect_timeout=10, **options)
+        conn = psycopg.connect(url, autocommit=autocommit, connect_timeout=10, **options)
     except psycopg.ProgrammingError as exc:
         reason = redact_url_error(str(exc), url)
         raise DatabaseUnavailableError(
@@ -83,6 +97,51 @@ def connect(url: str, *, autocommit: bool = True, **options: Any) -> psycopg.Con
             f"cannot connect to the database ({describe_url(url)}): {reason}. "
             "Check that Postgres is running and the URL (PQ_DATABASE_URL) is right"
         ) from None
+    pooler.settle(url, conn)
+    return conn
+
+
+# The one connection a forked child (a task that enqueues) uses instead of a pool.
+_fork_local: dict[str, psycopg.Connection[Any]] = {}
+_fork_local_lock = threading.RLock()
+
+
+@contextmanager
+def fork_local_transaction(url: str) -> Iterator[psycopg.Connection[Any]]:
+    """A transaction on this process's single connection to `url`, opened on first use.
+
+    For forked task children: a pool per child would multiply connections by the running
+    tasks (and start pool threads after a fork). Threads of one task take turns.
+    """
+    with _fork_local_lock:
+        conn = _fork_local.get(url)
+        if conn is None or conn.closed:
+            conn = _fork_local[url] = connect(url, autocommit=False)
+        try:
+            yield conn
+        except BaseException:
+            conn.rollback()
+            raise
+        conn.commit()
+
+
+def close_fork_local() -> None:
+    """Closes the child's own connection(s); the worker's child calls this before it exits."""
+    with _fork_local_lock:
+        for conn in _fork_local.values():
+            with suppress(Exception):
+                conn.close()
+        _fork_local.clear()
+
+
+def _forget_fork_local_in_child() -> None:
+    # A connection opened by a parent that forks (a child's own grandchild) is not ours.
+    global _fork_local_lock
+    _fork_local.clear()
+    _fork_local_lock = threading.RLock()
+
+
+os.register_at_fork(after_in_child=_forget_fork_local_in_child)
 
 
 class AsyncExecutor(Protocol):
@@ -106,7 +165,7 @@ class AsyncPsycopgExecutor:
 async def async_connect(url: str) -> psycopg.AsyncConnection[Any]:
     """`connect()` for an event loop: the same clear errors, autocommit on."""
     try:
-        return await psycopg.AsyncConnection.connect(url, autocommit=True, connect_timeout=10)
+        conn = await psycopg.AsyncConnection.connect(url, autocommit=True, connect_timeout=10)
     except psycopg.ProgrammingError as exc:
         raise DatabaseUnavailableError(f"the database URL is invalid ({exc})") from exc
     except psycopg.OperationalError as exc:
@@ -114,13 +173,17 @@ async def async_connect(url: str) -> psycopg.AsyncConnection[Any]:
         raise DatabaseUnavailableError(
             f"cannot connect to the database ({describe_url(url)}): {first_line}"
         ) from exc
+    if pooler.is_pooled(url):
+        conn.prepare_threshold = None  # see pq.store.pooler
+    return conn
 
 
 def open_pool(url: str, *, min_size: int, max_size: int) -> ConnectionPool[Any]:
     """Opens the producer pool after checking once that the database answers."""
     connect(url).close()  # fail fast with a clear message rather than a pool timeout later
+    kwargs: dict[str, Any] = {"prepare_threshold": None} if pooler.is_pooled(url) else {}
     pool: ConnectionPool[Any] = ConnectionPool(
-        url, min_size=min_size, max_size=max_size, open=False, name="pq"
+        url, min_size=min_size, max_size=max_size, open=False, name="pq", kwargs=kwargs
     )
     pool.open()
     return pool
@@ -180,7 +243,9 @@ def executor_for(connection: Any) -> Executor:
     raw = _driver_connection(connection)
     from_django = type(connection).__module__.startswith("django")
     if isinstance(raw, psycopg.Connection):
-        return PsycopgExecutor(raw, decode_json=from_django)
+        # Never prepare on a caller's connection: it may go through a pooler in transaction
+        # mode, where a prepared name clashes or vanishes on the next transaction's session.
+        return PsycopgExecutor(raw, decode_json=from_django, prepare=False)
     if type(raw).__module__.startswith("psycopg2"):
         return Psycopg2Executor(raw, decode_json=from_django)
     from pq.errors import ConfigurationError

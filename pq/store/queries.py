@@ -54,10 +54,11 @@ class NewTaskRow:
     concurrency_key: str | None = None
     concurrency_limit: int | None = None
 
-    def params(self, channel: str) -> dict[str, Any]:
+    def params(self, channel: str, notify: bool = True) -> dict[str, Any]:
         values = asdict(self)
         values["options"] = json.dumps(self.options)
         values["channel"] = channel
+        values["notify"] = notify
         return values
 
 
@@ -104,9 +105,9 @@ class Queries(FlowQueries):
         ex.fetch(self.sql("migration_record"), {"version": version, "name": name})
 
     # -- tasks -------------------------------------------------------------------------------
-    def task_insert(self, ex: Executor, row: NewTaskRow) -> int:
-        """Inserts one task (and wakes workers when it is due); returns its id."""
-        return int(ex.fetch(self.sql("task_insert"), row.params(self.channel))[0]["id"])
+    def task_insert(self, ex: Executor, row: NewTaskRow, *, notify: bool = True) -> int:
+        """Inserts one task (and, with notify, wakes workers when it is due); returns its id."""
+        return int(ex.fetch(self.sql("task_insert"), row.params(self.channel, notify))[0]["id"])
 
     def task_upsert(self, ex: Executor, row: NewTaskRow) -> Row:
         """Returns {id, status, parked}: parked is true when the row was running."""

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import inspect
 import json
 import os
 import signal
 import sys
+import threading
+import time
 import traceback
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -21,6 +24,7 @@ from pq.errors import SerializationError
 from pq.models import OutcomeKind, Task
 from pq.retry import Retry
 from pq.serialization import restore_arguments, storable_text
+from pq.store.db import close_fork_local
 from pq.store.redact import redact
 from pq.telemetry import tracing
 from pq.worker.limits import Limits
@@ -32,18 +36,25 @@ if TYPE_CHECKING:
 
 # Exit code when even the report could not be written (the parent then records a crash).
 EXIT_REPORT_FAILED = 70
+_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 # The largest report (the JSON of a result, or of an error) a task may send: well under
 # Postgres' 256 MiB limit for one value, with room for the rest of the record.
 MAX_RESULT_BYTES = 64 * 2**20
 
 
 def run_child(
-    runtime: Runtime, row: dict[str, Any], write_fd: int, hooks: Hooks, limits: Limits
+    runtime: Runtime,
+    row: dict[str, Any],
+    write_fd: int,
+    hooks: Hooks,
+    limits: Limits,
+    *,
+    parent: int,
 ) -> NoReturn:
     """Runs one task in this (forked) process, reports to the parent, and exits."""
     code = 0
     try:
-        _become_independent()
+        _become_independent(parent)
         tag_standard_streams(int(row["id"]))
         report = _child_init(hooks)  # e.g. tracing exporters: set up after the fork
         if report is None:
@@ -56,6 +67,7 @@ def run_child(
         tracing.flush()  # after the report: a slow exporter does not delay the record
     except BaseException:  # nothing may escape: the stack above us is the parent's loop
         code = EXIT_REPORT_FAILED
+    close_fork_local()  # the task's own enqueue connection, if it opened one: a clean goodbye
     _flush_standard_streams()
     os._exit(code)
 
@@ -107,14 +119,34 @@ def _flush_standard_streams() -> None:
             stream.flush()
 
 
-def _become_independent() -> None:
+def _become_independent(parent: int) -> None:
     # Own process group: a timeout kills the task's subprocesses along with it.
     os.setpgid(0, 0)
+    _die_with(parent)
     # The parent's handlers (stop flags, the wakeup pipe) mean nothing here; a SIGTERM sent to
     # the child must end it, and its signals must not wake the parent's loop.
     signal.set_wakeup_fd(-1)
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD, signal.SIGHUP):
         signal.signal(signum, signal.SIG_DFL)
+
+
+def _die_with(parent: int) -> None:
+    """A child never outlives its worker: nobody would enforce its max_runtime, and after
+    the rescue a retry (or an upserted version) would run beside it."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        # prctl(PR_SET_PDEATHSIG, SIGKILL): the kernel kills us when the parent exits.
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    else:  # no parent-death signal: a watchdog thread notices re-parenting instead
+        threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+    if os.getppid() != parent:  # the parent died before the signal was armed
+        os._exit(EXIT_REPORT_FAILED)
+
+
+def _watch_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _execute(runtime: Runtime, row: dict[str, Any], hooks: Hooks, limits: Limits) -> dict[str, Any]:

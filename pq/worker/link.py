@@ -57,9 +57,15 @@ class DatabaseLink:
         connect: Callable[[], psycopg.Connection[Any]],
         listen: Callable[[PsycopgExecutor], None] | None,
         waiter: Waiter,
+        *,
+        connect_listener: Callable[[], psycopg.Connection[Any]] | None = None,
     ) -> None:
         self._connect = connect
+        # The listener may use another URL: a direct one when the work URL is pooled.
+        self._connect_listener = connect_listener or connect
         self._listen = listen  # None: poll-only, no LISTEN connection at all
+        # Asked once the work connection is open (it tells whether a pooler is in between).
+        self.may_listen: Callable[[], bool] = lambda: True
         self._waiter = waiter
         self.conn: psycopg.Connection[Any] | None = None
         self.listener: Listener | None = None
@@ -86,12 +92,19 @@ class DatabaseLink:
     def open(self) -> None:
         """First connection at start-up: failures propagate (the worker does not start)."""
         self.conn = self._connect()
+        if self._listen is not None and not self.may_listen():
+            self._listen = None  # for good: LISTEN through a pooler would hear nothing
         if self._listen is not None:
             self._open_listener()
 
+    @property
+    def listening(self) -> bool:
+        """Whether this worker wants a LISTEN connection at all (False: it polls)."""
+        return self._listen is not None
+
     def _open_listener(self) -> None:
         assert self._listen is not None
-        conn = self._connect()
+        conn = self._connect_listener()
         try:
             self._listen(PsycopgExecutor(conn))
         except BaseException:

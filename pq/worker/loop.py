@@ -21,6 +21,7 @@ from psycopg.types.json import set_json_loads
 from pq.periodic.ticks import sync_declared
 from pq.serialization import tolerant_json_loads
 from pq.settings import WorkerSettings, build_worker_settings
+from pq.store import pooler
 from pq.store.db import PsycopgExecutor, connect
 from pq.store.migrate import check_schema_current
 from pq.worker.attempt import Child
@@ -67,7 +68,10 @@ class Worker(FlowControl):
         super().__init__(runtime, settings, hooks, max_tasks=max_tasks, upgrade_hint=upgrade_hint)
         self.signals = SignalPipe(self._on_stop_signal)
         listen = None if settings.poll_only else self._listen
-        self.link = DatabaseLink(self._connect, listen, self.waiter)
+        self.link = DatabaseLink(
+            self._connect, listen, self.waiter, connect_listener=self._connect_listener
+        )
+        self.link.may_listen = self._may_listen
 
     # -- lifecycle ---------------------------------------------------------------------------
     def run(self) -> int:
@@ -85,6 +89,14 @@ class Worker(FlowControl):
             self.runtime, self.link.executor().conn, datetime.now(UTC)
         )  # code's schedules
         self.worker_id = self._register(self.link.executor())
+        if not self.link.listening:
+            why = "--poll-only" if self.settings.poll_only else "behind a connection pooler"
+            log.info(
+                "no LISTEN (%s): polling every %gs; give a direct database URL with "
+                "--listen-url / PQ_LISTEN_URL for pick-up in milliseconds",
+                why,
+                self.settings.poll_interval,
+            )
         self.signals.install()
         self.waiter.watch(self.signals.read_fd, Waiter.SIGNALS)
         metrics_fd = self.metrics.fileno()
@@ -97,6 +109,17 @@ class Worker(FlowControl):
         # A row's JSON too deep to parse must fail that task, not the claim of every row.
         set_json_loads(tolerant_json_loads, conn)
         return conn
+
+    def _listen_url(self) -> str | None:
+        return self.settings.listen_url or self.runtime.listen_url()
+
+    def _connect_listener(self) -> psycopg.Connection[Any]:
+        url = self._listen_url() or self.runtime.database_url()
+        return connect(url, **WORKER_CONNECTION_OPTIONS)
+
+    def _may_listen(self) -> bool:
+        """LISTEN unless the work URL goes through a pooler and no direct URL is given."""
+        return bool(self._listen_url() or not pooler.is_pooled(self.runtime.database_url()))
 
     def _listen(self, ex: PsycopgExecutor) -> None:
         self.queries.listen(ex, self.queries.channel)
@@ -191,7 +214,10 @@ class Worker(FlowControl):
         if not self.queues:  # every queue of this worker is paused
             self.maybe_work = False
             return False
-        return self.maybe_work or time.monotonic() >= self.next_poll
+        now = time.monotonic()
+        if self.damper.due(now):  # deferred notices (see pq/worker/herd.py)
+            self.maybe_work = True
+        return self.maybe_work or now >= self.next_poll
 
     def _claim_and_fork(self) -> None:
         limit = self._free_slots()
@@ -221,6 +247,7 @@ class Worker(FlowControl):
         self._recorded(changed)
         self.next_poll = time.monotonic() + self.settings.poll_interval
         self.maybe_work = len(rows) == limit  # a full batch: there may be more waiting
+        self.damper.claimed(time.monotonic(), len(rows))
         self._fork_claimed(rows)
 
     def _sleep(self) -> None:
@@ -231,6 +258,8 @@ class Worker(FlowControl):
         wake_at += [c.deadline for c in self.children.values() if c.deadline and not c.killed_for]
         if self.stopping:
             wake_at.append(self.stop_deadline)
+        if (deferred := self.damper.wake_at()) is not None:
+            wake_at.append(deferred)
         if not self.link.complete:
             wake_at.append(self.link.next_attempt)
         for tag in self.waiter.wait(min(wake_at) - now):
@@ -249,8 +278,9 @@ class Worker(FlowControl):
         cancel_hints: set[int] = set()
         for payload in self.link.drain_notifications():
             kind, _, value = payload.partition(":")
-            if kind == "t":
-                self.maybe_work = self.maybe_work or value in self.settings.queues
+            if kind == "t":  # deferred after a lost race (see pq/worker/herd.py)
+                if value in self.settings.queues and self.damper.on_notice(time.monotonic()):
+                    self.maybe_work = True
             elif kind == "w":  # waiting work (pq/worker/flow.py)
                 self.flow_due = self.flow_due or value in self.settings.queues
             elif kind == "c" and _TASK_ID.fullmatch(value):

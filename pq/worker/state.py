@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from pq.periodic.ticks import Scheduler
 from pq.telemetry.metrics import worker_metrics
+from pq.worker.herd import NoticeDamper
 from pq.worker.pauses import QueueGate
 from pq.worker.wakeup import Waiter
 
@@ -63,6 +64,7 @@ class WorkerState:
         self.stop_deadline = 0.0
         self.kill_now = False
         self.maybe_work = True
+        self.damper = NoticeDamper()  # answers "new task" notices without a herd
         self.next_poll = 0.0
         self.next_heartbeat = 0.0
         self.next_rescue = 0.0

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from pq import PQ, TaskStatus, WorkflowFailedError, chain
+from pq import PQ, TaskStatus, WorkflowFailedError, chain, chord
 from pq.models import OutcomeKind
 from pq.store.db import PsycopgExecutor
 from pq.worker.attempt import finish_record
@@ -101,3 +101,28 @@ def test_signatures_and_chains_read_like_the_code_that_made_them(app: PQ) -> Non
     assert repr(add.s(1, y=2)) == "add.s(1, y=2)"
     assert repr(add.si(1).set(countdown=5)) == "add.si(1).set(countdown=5)"
     assert repr(add.s(1) | add.s(2)) == "add.s(1) | add.s(2)"
+
+
+def test_signed_chains_and_chords_run_with_a_secret_key_and_a_forged_link_does_not(
+    db_url: str,
+) -> None:
+    app = PQ(db_url, secret_key="s3cret")
+    try:
+        add, mul, total = (app.task(f) for f in (flowapp.add, flowapp.mul, flowapp.total))
+        linked = chain(add.s(1, 2), mul.s(10), add.si(4, 4)).delay()
+        gathered = chord([add.s(1, 1), add.s(2, 2)], total.s()).delay()
+        forged = chain(add.s(1, 2), mul.s(10)).delay()
+        with app.connect() as conn:  # someone with SQL but not the key changes a template
+            conn.execute(
+                "UPDATE pq_tasks SET flow = jsonb_set(flow, '{next,0,args,0}', '1000') "
+                "WHERE workflow_id = %s",
+                (forged.id,),
+            )
+            conn.commit()
+        app.run_worker(burst=True)
+        assert linked.result(timeout=10) == 8
+        assert gathered.result(timeout=10) == 6
+        with pytest.raises(WorkflowFailedError, match="signature does not match"):
+            forged.result(timeout=10)
+    finally:
+        app.close()

@@ -1,19 +1,21 @@
--- Per queue and priority: pending due now and scheduled later, running, the oldest due
+-- Per queue and priority: pending due now and scheduled later (counting 'waiting' rows, held
+-- by a rate limit or concurrency key, as pending), running, the oldest due
 -- task's age, completed and failed in the last 1/5/15 minutes, p50/p95 run time of the
 -- attempts that ended in the last 15 minutes (last attempt of each row), whether paused.
 -- Params: none.
--- Index: pending rows through pq_tasks_claim_idx (partial, INCLUDE queue), running rows
+-- Index: pending rows through pq_tasks_claim_idx (partial, INCLUDE queue), waiting rows
+--   through pq_tasks_waiting_idx, running rows
 --   through pq_tasks_running_idx, finished rows through pq_tasks_finished_idx
 --   (status, finished_at DESC) bounded to 15 minutes. Locks: none.
 WITH live AS (
     SELECT queue, priority,
-           count(*) FILTER (WHERE status = 'pending' AND run_at <= now()) AS due,
-           count(*) FILTER (WHERE status = 'pending' AND run_at > now()) AS scheduled,
+           count(*) FILTER (WHERE status <> 'running' AND run_at <= now()) AS due,
+           count(*) FILTER (WHERE status <> 'running' AND run_at > now()) AS scheduled,
            count(*) FILTER (WHERE status = 'running') AS running,
            extract(epoch FROM now() - min(run_at) FILTER (
-               WHERE status = 'pending' AND run_at <= now()))::float8 AS oldest_due_age
+               WHERE status <> 'running' AND run_at <= now()))::float8 AS oldest_due_age
     FROM {schema}.pq_tasks
-    WHERE status IN ('pending', 'running')
+    WHERE status IN ('pending', 'waiting', 'running')
     GROUP BY queue, priority
 ),
 recent AS (

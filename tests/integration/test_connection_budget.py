@@ -1,0 +1,77 @@
+"""The connection budget of docs/scaling.md, counted in pg_stat_activity: a worker holds 2
+connections, each running task that enqueues adds at most 1 (never a pool), and all the
+result() waits of one process share one LISTEN connection."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import psycopg
+from worker_procs import running_workers
+
+from pq import PQ
+from taskmods import budget, funcs
+from waiting import wait_until
+
+
+def sessions(db_url: str) -> int:
+    """Client sessions on this test's database, other than the one asking."""
+    with psycopg.connect(db_url) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            " AND backend_type = 'client backend'"
+        ).fetchone()
+        assert row is not None
+        return int(row[0])
+
+
+def test_running_tasks_that_enqueue_use_one_connection_each(db_url: str, tmp_path: Path) -> None:
+    producer = PQ(db_url)
+    release = tmp_path / "release"
+    ids = [producer.enqueue(budget.enqueue_then_hold, str(release)) for _ in range(4)]
+    producer.close()
+    with running_workers(
+        db_url, 1, tmp_path, app="taskmods.budget:app", args=["-c", "4", "-q", "budget"]
+    ):
+        wait_until(lambda: len(list(tmp_path.glob("release.*"))) == 4, timeout=60)
+        # every child has enqueued twice and still runs: 2 worker connections + 4 children
+        assert sessions(db_url) <= 2 + 4
+        release.touch()
+        ends = [producer.wait_for_end(i, None) for i in ids]
+        producer.close()
+        # the children are gone, and their connections with them: the worker's two remain
+        wait_until(lambda: sessions(db_url) <= 2, timeout=30)
+    assert len({t.result for t in ends if t is not None}) == 4
+    assert producer.pending_count() == 8  # the parked tasks, two per child
+    producer.close()
+
+
+def test_result_waits_of_one_process_share_one_listen_connection(db_url: str) -> None:
+    app = PQ(db_url, pool_min_size=1, pool_max_size=2)
+    handles = [app.task(funcs.add).delay(n, n) for n in range(8)]
+    app.close()
+    started = threading.Semaphore(0)
+    results: list[object] = []
+
+    def wait(handle: object) -> None:
+        started.release()
+        results.append(handle.result(timeout=60))  # type: ignore[attr-defined]
+
+    threads = [threading.Thread(target=wait, args=(h,)) for h in handles]
+    for thread in threads:
+        thread.start()
+    for _ in threads:
+        started.acquire()
+    wait_until(lambda: sessions(db_url) >= 2)  # the pool and the listener are open
+    peak = max(sessions(db_url) for _ in range(20))
+
+    worker = PQ(db_url)
+    worker.run_worker(burst=True)
+    for thread in threads:
+        thread.join()
+    worker.close()
+    app.close()
+    assert sorted(results) == [2 * n for n in range(8)]  # type: ignore[type-var]
+    assert peak <= 2 + 1  # the pool's two connections and one LISTEN connection
