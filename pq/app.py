@@ -206,6 +206,7 @@ class PQ(EnqueueMixin, ReadingMixin, SchedulesMixin, OpsMixin):
         retry_on: Iterable[OutcomeKind | str] | None = None,
         backoff: Backoff | float | None = None,
         max_cpu: float | None = None,
+        tasks_per_child: int | None = None,
         rate_limit: str | None = None,
         concurrency_key: str | None = None,
         max_concurrency_per_key: int | None = None,
@@ -225,6 +226,7 @@ class PQ(EnqueueMixin, ReadingMixin, SchedulesMixin, OpsMixin):
         retry_on: Iterable[OutcomeKind | str] | None = None,
         backoff: Backoff | float | None = None,
         max_cpu: float | None = None,
+        tasks_per_child: int | None = None,
         rate_limit: str | None = None,
         concurrency_key: str | None = None,
         max_concurrency_per_key: int | None = None,
@@ -238,7 +240,8 @@ class PQ(EnqueueMixin, ReadingMixin, SchedulesMixin, OpsMixin):
         caps starts across all workers; max_concurrency_per_key caps the tasks of one
         concurrency_key (given per call) running at once; see docs/workflows.md.
         check_arguments=False stores calls without binding them to the signature first
-        (Celery's typing=False).
+        (Celery's typing=False). tasks_per_child=N lets one child run up to N such tasks in a
+        row (faster, less isolated; docs/worker.md).
         """
         # merged() validates and normalises (sizes, outcome names, backoff numbers).
         options = TaskOptions().merged(
@@ -250,6 +253,7 @@ class PQ(EnqueueMixin, ReadingMixin, SchedulesMixin, OpsMixin):
             retry_on=retry_on,
             backoff=backoff,
             max_cpu=max_cpu,
+            tasks_per_child=tasks_per_child,
             rate_limit=rate_limit,
             concurrency_key=concurrency_key,
             max_concurrency_per_key=max_concurrency_per_key,
@@ -288,6 +292,9 @@ class PQ(EnqueueMixin, ReadingMixin, SchedulesMixin, OpsMixin):
         lease: float | None = None,
         heartbeat_interval: float | None = None,
         poll_only: bool = False,
+        prefetch: int | None = None,
+        spares: int | None = None,
+        tasks_per_child: int | None = None,
         metrics_port: int | None = None,
         child_init: Hook | None = None,
     ) -> int:
@@ -314,6 +321,9 @@ class PQ(EnqueueMixin, ReadingMixin, SchedulesMixin, OpsMixin):
             lease=lease,
             heartbeat_interval=heartbeat_interval,
             poll_only=poll_only,
+            prefetch=prefetch,
+            spares=spares,
+            tasks_per_child=tasks_per_child,
             metrics_port=metrics_port,
         )
         return self.run_worker_with(settings, Hooks(pre_execute, post_execute, child_init))

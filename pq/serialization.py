@@ -15,6 +15,7 @@ argument needed pickling:
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import inspect
@@ -230,10 +231,35 @@ def _mentions_model(annotation: Any) -> bool:
 _VARIADIC = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
 
 
+@functools.lru_cache(maxsize=4096)
+def _annotates_a_model(fn: Callable[..., Any]) -> bool:
+    try:
+        hints = typing.get_type_hints(fn)
+        parameters = inspect.signature(fn).parameters
+    except (TypeError, NameError, ValueError):
+        return False  # restore_arguments would leave such arguments as they are
+    return any(
+        name in hints and _mentions_model(hints[name]) and p.kind not in _VARIADIC
+        for name, p in parameters.items()
+    )
+
+
+def annotates_a_model(fn: Callable[..., Any]) -> bool:
+    """Whether a parameter of `fn` is annotated with a pydantic model, worked out once per
+    function: the worker asks in the parent before forking, so a child inherits the answer
+    instead of reading annotations and signatures for every task."""
+    try:
+        return _annotates_a_model(fn)
+    except TypeError:  # an unhashable callable: no cache
+        return bool(_annotates_a_model.__wrapped__(fn))
+
+
 def restore_arguments(
     fn: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]
 ) -> tuple[list[Any], dict[str, Any]]:
     """Turns JSON dumps back into pydantic models where `fn`'s annotations ask for one."""
+    if not annotates_a_model(fn):
+        return args, kwargs
     try:
         hints = typing.get_type_hints(fn)
         bound = inspect.signature(fn).bind(*args, **kwargs)
@@ -244,10 +270,7 @@ def restore_arguments(
         annotation = hints.get(name)
         if annotation is None or not _mentions_model(annotation):
             continue
-        if parameters[name].kind in (
-            inspect.Parameter.VAR_POSITIONAL,
-            inspect.Parameter.VAR_KEYWORD,
-        ):
+        if parameters[name].kind in _VARIADIC:
             continue  # *args / **kwargs hold a tuple or dict, not one annotated value
         try:
             bound.arguments[name] = pydantic.TypeAdapter(annotation).validate_python(value)

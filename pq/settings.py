@@ -37,6 +37,10 @@ def _env_int(name: str, default: int) -> int:
         raise ConfigurationError(f"{name}={raw!r} is not a whole number") from None
 
 
+def _env_optional_int(name: str) -> int | None:
+    return None if os.environ.get(name) in (None, "") else _env_int(name, 0)
+
+
 def _env_tristate(name: str) -> bool | None:
     """'1'/'true'/'yes' -> True, '0'/'false'/'no' -> False, unset, '' or 'auto' -> None."""
     raw = os.environ.get(name, "").strip().lower()
@@ -143,6 +147,21 @@ class WorkerSettings:
         default_factory=lambda: os.environ.get("PQ_LISTEN_URL") or None, repr=False
     )
     burst: bool = False  # exit once nothing is left to run
+    # rows claimed beyond the free slots, started without a round trip as slots free up;
+    # None: as many as the concurrency, 0: claim only for free slots
+    prefetch: int | None = field(default_factory=lambda: _env_optional_int("PQ_PREFETCH"))
+    # children forked ahead and waiting, each for exactly one task (see pq/worker/standby.py)
+    spares: int = field(default_factory=lambda: _env_int("PQ_SPARES", 0))
+    # seconds a spare may wait for a row before it is replaced by a fresh one
+    spare_max_idle: float = field(default_factory=lambda: _env_float("PQ_SPARE_MAX_IDLE", 30.0))
+    # tasks one child may run in a row (tasks may set their own); 1: a fresh child per task
+    tasks_per_child: int = field(default_factory=lambda: _env_int("PQ_TASKS_PER_CHILD", 1))
+
+    @property
+    def claim_ahead(self) -> int:
+        """How many rows the worker holds claimed beyond its free slots."""
+        return self.concurrency if self.prefetch is None else self.prefetch
+
     metrics_port: int | None = None  # serve Prometheus metrics on this port (metrics extra)
     metrics_host: str = "0.0.0.0"  # the address the metrics port listens on
 
@@ -157,6 +176,7 @@ class WorkerSettings:
             raise ConfigurationError(f"max_cpu={self.max_cpu}: it must be > 0 CPU seconds")
         if self.concurrency < 1:
             raise ConfigurationError(f"concurrency={self.concurrency}: it must be at least 1")
+        self._check_child_supply()
         if self.poll_interval <= 0:
             raise ConfigurationError(f"poll_interval={self.poll_interval}: it must be > 0")
         if self.max_runtime is not None and self.max_runtime <= 0:
@@ -168,6 +188,19 @@ class WorkerSettings:
                 f"lease={self.lease}s must be longer than heartbeat_interval="
                 f"{self.heartbeat_interval}s, or live workers would be taken for lost"
             )
+
+    def _check_child_supply(self) -> None:
+        """prefetch, spares, tasks_per_child: how the worker keeps rows and children ready."""
+        if self.prefetch is not None and self.prefetch < 0:
+            raise ConfigurationError(f"prefetch={self.prefetch}: it must be 0 or more")
+        if self.spares < 0:
+            raise ConfigurationError(f"spares={self.spares}: it must be 0 or more")
+        if self.tasks_per_child < 1:
+            raise ConfigurationError(
+                f"tasks_per_child={self.tasks_per_child}: it must be at least 1"
+            )
+        if self.spare_max_idle <= 0:
+            raise ConfigurationError(f"spare_max_idle={self.spare_max_idle}: it must be > 0")
 
 
 def build_worker_settings(

@@ -142,6 +142,33 @@ def worker(
             metavar="SECONDS", help="Seconds between heartbeats (and rescue checks). Default 5."
         ),
     ] = None,
+    prefetch: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option(
+            metavar="N",
+            min=0,
+            help="Rows claimed ahead of free slots, started without a round trip as children "
+            "end. Default: the concurrency; 0 claims only for free slots.",
+        ),
+    ] = None,
+    spares: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option(
+            metavar="N",
+            min=0,
+            help="Children forked ahead, waiting for a task (each still runs exactly one): "
+            "a new task starts without a fork. Default 0.",
+        ),
+    ] = None,
+    tasks_per_child: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option(
+            metavar="N",
+            min=1,
+            help="Tasks one child may run in a row (tasks may set their own): faster for "
+            "tiny tasks, but a task sees what earlier ones left in the process. Default 1.",
+        ),
+    ] = None,
     pre_execute: Annotated[
         Optional[str],  # noqa: UP045
         typer.Option(
@@ -211,6 +238,9 @@ def worker(
             drain_timeout=drain_timeout,
             lease=lease,
             heartbeat_interval=heartbeat_interval,
+            prefetch=prefetch,
+            spares=spares,
+            tasks_per_child=tasks_per_child,
             metrics_port=metrics_port,
             metrics_host=metrics_host,
         )

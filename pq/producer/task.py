@@ -46,6 +46,7 @@ class TaskOptions:
     retry_on: tuple[str, ...] | None = None  # outcome kinds; None: pq.retry.DEFAULT_RETRY_ON
     backoff: Backoff | None = None  # None: pq.retry.DEFAULT_BACKOFF
     max_cpu: float | None = None  # CPU seconds
+    tasks_per_child: int | None = None  # None: the worker's setting (see pq/worker/reuse.py)
     rate_limit: str | None = None  # "100/m": starts per window for the whole fleet
     concurrency_key: str | None = None  # tasks with one key run at most
     max_concurrency_per_key: int | None = None  # ... this many at once (default 1)
@@ -62,6 +63,8 @@ class TaskOptions:
             raise ConfigurationError(f"max_cpu={self.max_cpu}: it must be > 0 CPU seconds")
         if self.max_runtime is not None and self.max_runtime <= 0:
             raise ConfigurationError(f"max_runtime={self.max_runtime}: it must be > 0 seconds")
+        if self.tasks_per_child is not None and self.tasks_per_child < 1:
+            raise ConfigurationError(f"tasks_per_child={self.tasks_per_child}: it must be >= 1")
         if self.retries < 0:
             raise ConfigurationError(f"retries={self.retries}: it must be 0 or more")
         if not self.queue:
@@ -81,6 +84,8 @@ class TaskOptions:
             options["max_memory"] = self.max_memory
         if self.max_cpu is not None:
             options["max_cpu"] = self.max_cpu
+        if self.tasks_per_child is not None:
+            options["tasks_per_child"] = self.tasks_per_child
         if self.retry_on is not None:
             options["retry_on"] = list(self.retry_on)
         if self.backoff is not None:

@@ -20,6 +20,7 @@ from psycopg.rows import dict_row
 
 from pq.store.db import AsyncExecutor, Executor, PsycopgExecutor, Row
 from pq.store.queries_flow import FlowQueries
+from pq.store.queries_worker import WorkerQueries
 
 
 @cache
@@ -62,7 +63,7 @@ class NewTaskRow:
         return values
 
 
-class Queries(FlowQueries):
+class Queries(FlowQueries, WorkerQueries):
     """The statements of one schema (workflow and flow-control ones in queries_flow.py)."""
 
     def __init__(self, schema: str) -> None:

@@ -35,6 +35,8 @@ class Child:
     killed_for: KillReason | None = None
     report: bytearray = field(default_factory=bytearray)
     pipe_open: bool = True
+    reuse: int = 1  # tasks_per_child of a reused child (its reports are framed), else 1
+    handoff_fd: int = -1  # a reused child's handoff pipe, for its next row
 
     @property
     def deadline(self) -> float | None:
@@ -146,6 +148,8 @@ def unstorable(record: dict[str, Any], exc: BaseException) -> dict[str, Any]:
 def log_outcome(row: dict[str, Any], outcome: Outcome, usage: Usage) -> None:
     """One line per ended attempt; its fields also go in `record.pq` for --log-format json."""
     level = logging.INFO if outcome.kind is OutcomeKind.SUCCESS else logging.WARNING
+    if not log.isEnabledFor(level):
+        return  # nothing formatted per task when the level hides it
     last_error = None if outcome.error is None else outcome.error.strip().splitlines()[-1]
     fields = {
         "task_id": row["id"],

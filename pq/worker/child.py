@@ -12,6 +12,7 @@ import ctypes
 import inspect
 import json
 import os
+import resource
 import signal
 import sys
 import threading
@@ -23,10 +24,11 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from pq.errors import SerializationError
 from pq.models import OutcomeKind, Task
 from pq.retry import Retry
-from pq.serialization import restore_arguments, storable_text
+from pq.serialization import annotates_a_model, restore_arguments, storable_text
 from pq.store.db import close_fork_local
 from pq.store.redact import redact
 from pq.telemetry import tracing
+from pq.worker.handoff import frame, receive
 from pq.worker.limits import Limits
 from pq.worker.output import tag_standard_streams
 
@@ -42,6 +44,22 @@ _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 MAX_RESULT_BYTES = 64 * 2**20
 
 
+# The report of the commonest ending (a task that returned None), encoded once in the parent.
+_SUCCESS_NONE = json.dumps({"ok": True, "result": None}).encode()
+
+
+def prepare(runtime: Runtime, name: str) -> None:
+    """Parent side, before the fork: work out once per function what every child would
+    otherwise redo (which parameters are pydantic models), so children inherit it.
+
+    Only registered tasks: a name from a row is untrusted, and importing it is the child's
+    business, never the parent's.
+    """
+    registered = runtime.registry.get(name)
+    if registered is not None:
+        annotates_a_model(registered.fn)
+
+
 def run_child(
     runtime: Runtime,
     row: dict[str, Any],
@@ -55,21 +73,92 @@ def run_child(
     code = 0
     try:
         _become_independent(parent)
-        tag_standard_streams(int(row["id"]))
-        report = _child_init(hooks)  # e.g. tracing exporters: set up after the fork
-        if report is None:
-            with tracing.consumer_span(row) as span:
-                report = _redacted(_execute(runtime, row, hooks, limits), runtime)
-                tracing.end_consumer(span, report)
-        else:
-            report = _redacted(report, runtime)
-        _write_all(write_fd, _payload_of(report))
+        _write_all(write_fd, encode_report(_run_one(runtime, row, hooks, limits, init=True)))
         tracing.flush()  # after the report: a slow exporter does not delay the record
     except BaseException:  # nothing may escape: the stack above us is the parent's loop
         code = EXIT_REPORT_FAILED
     close_fork_local()  # the task's own enqueue connection, if it opened one: a clean goodbye
     _flush_standard_streams()
     os._exit(code)
+
+
+def _run_one(
+    runtime: Runtime, row: dict[str, Any], hooks: Hooks, limits: Limits, *, init: bool
+) -> dict[str, Any]:
+    """One task in this child: its output tagged, child_init first if `init` (once per
+    process), the task in its tracing span, secrets redacted from the report."""
+    tag_standard_streams(int(row["id"]))
+    report = _child_init(hooks) if init else None  # e.g. tracing exporters, after the fork
+    if report is not None:
+        return _redacted(report, runtime)
+    with tracing.consumer_span(row) as span:
+        report = _redacted(_execute(runtime, row, hooks, limits), runtime)
+        tracing.end_consumer(span, report)
+    return report
+
+
+def run_spare(
+    runtime: Runtime, handoff_fd: int, write_fd: int, hooks: Hooks, *, parent: int
+) -> NoReturn:
+    """A spare: forked before its task existed, it waits on its handoff pipe for one row,
+    runs it exactly as run_child would, reports and exits. EOF instead of a row (the parent
+    retired it, stopped, or died) means exit at once."""
+    code = 0
+    try:
+        _become_independent(parent)
+        received = receive(handoff_fd)
+        if received is not None:
+            row, limits = received
+            _write_all(write_fd, encode_report(_run_one(runtime, row, hooks, limits, init=True)))
+            tracing.flush()
+    except BaseException:  # nothing may escape: the stack above us is the parent's loop
+        code = EXIT_REPORT_FAILED
+    close_fork_local()  # the task's own enqueue connection, if it opened one: a clean goodbye
+    _flush_standard_streams()
+    os._exit(code)
+
+
+def run_reusable(
+    runtime: Runtime, handoff_fd: int, write_fd: int, hooks: Hooks, tasks: int, *, parent: int
+) -> NoReturn:
+    """A reused child (tasks_per_child > 1): runs up to `tasks` rows handed to it one after
+    another, each report framed and carrying the CPU and peak RSS this task saw; the last
+    report says it is the last, so the parent never hands it another row. It leaves early
+    when its peak RSS grew past the task's max_memory, or on EOF."""
+    code = 0
+    try:
+        _become_independent(parent)
+        for n in range(1, tasks + 1):
+            received = receive(handoff_fd)
+            if received is None:
+                break
+            row, limits = received
+            before = resource.getrusage(resource.RUSAGE_SELF)
+            report = _run_one(runtime, row, hooks, limits.reused(before), init=n == 1)
+            after = resource.getrusage(resource.RUSAGE_SELF)
+            grown = limits.max_memory is not None and after.ru_maxrss * 1024 > limits.max_memory
+            report["usage"] = [
+                after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime,
+                after.ru_maxrss,
+            ]
+            report["last"] = n == tasks or grown
+            _flush_standard_streams()
+            _write_all(write_fd, frame(encode_report(report)))
+            tracing.flush()
+            if report["last"]:
+                break
+    except BaseException:  # nothing may escape: the stack above us is the parent's loop
+        code = EXIT_REPORT_FAILED
+    close_fork_local()  # the task's own enqueue connection, if it opened one: a clean goodbye
+    _flush_standard_streams()
+    os._exit(code)
+
+
+def encode_report(report: dict[str, Any]) -> bytes:
+    """The report as the parent reads it: one JSON object."""
+    if report.get("ok") and report.get("result") is None and len(report) == 2:
+        return _SUCCESS_NONE
+    return _payload_of(report)
 
 
 def _payload_of(report: dict[str, Any]) -> bytes:
@@ -153,11 +242,15 @@ def _execute(runtime: Runtime, row: dict[str, Any], hooks: Hooks, limits: Limits
     try:
         # Before anything of the task's runs, decoding its arguments included.
         limits.apply()
-        task = Task.model_validate(row)
+        # The hooks get a Task; without hooks the row is read as it is (no validation cost).
+        task = Task.model_validate(row) if hooks.pre_execute or hooks.post_execute else None
+        args, kwargs = row["args"], row["kwargs"]
+        if not isinstance(args, list) or not isinstance(kwargs, dict):  # untrusted row
+            raise TypeError("the row's args must be a JSON array and its kwargs an object")
         # Nothing of a row written without the secret_key runs, its function's import included.
-        runtime.codec.verify_row(task.name, row["args"], row["kwargs"], row["options"])
-        fn = runtime.registry.resolve(task.name)
-        args, kwargs = runtime.codec.decode_arguments(task.args, task.kwargs)
+        runtime.codec.verify_row(row["name"], args, kwargs, row["options"])
+        fn = runtime.registry.resolve(row["name"])
+        args, kwargs = runtime.codec.decode_arguments(args, kwargs)
         args, kwargs = restore_arguments(fn, args, kwargs)
     except BaseException as exc:
         return _failure(OutcomeKind.EXCEPTION, exc)
@@ -185,7 +278,7 @@ def _execute(runtime: Runtime, row: dict[str, Any], hooks: Hooks, limits: Limits
 
 
 def _run_post_hook(
-    hooks: Hooks, task: Task, error: BaseException | None, text: str | None
+    hooks: Hooks, task: Task | None, error: BaseException | None, text: str | None
 ) -> str | None:
     """Runs post_execute; its own failure is appended to the task's error text."""
     if hooks.post_execute is None:

@@ -106,7 +106,7 @@ class FlowControl(Upkeep):
         self.next_flow = 0.0
 
     def _flow_claim_if_due(self) -> None:
-        free = self._free_slots()  # type: ignore[attr-defined]
+        free = self._free_slots()
         if not self.queues:  # every queue of this worker is paused: nothing to look for
             self.flow_due = self.flow_waiting = False
             return

@@ -28,6 +28,7 @@ class Limits:
 
     max_memory: int | None = None  # bytes
     max_cpu: float | None = None  # CPU seconds (user + system)
+    soft_only: bool = False  # a reused child: lower the soft limits only (see reused())
 
     @classmethod
     def for_task(
@@ -41,11 +42,33 @@ class Limits:
 
     def apply(self) -> None:
         """Runs in the child only: lowers its own limits (children may only lower them)."""
+        if self.soft_only:
+            self._apply_soft()
+            return
         if self.max_memory is not None:
             resource.setrlimit(resource.RLIMIT_DATA, (self.max_memory, self.max_memory))
         if self.max_cpu is not None:
             soft = max(1, math.ceil(self.max_cpu))
             resource.setrlimit(resource.RLIMIT_CPU, (soft, soft + 1))
+
+    def _apply_soft(self) -> None:
+        for kind, value in (
+            (resource.RLIMIT_DATA, self.max_memory),
+            (resource.RLIMIT_CPU, None if self.max_cpu is None else math.ceil(self.max_cpu)),
+        ):
+            hard = resource.getrlimit(kind)[1]
+            soft = resource.RLIM_INFINITY if value is None else max(1, value)
+            if hard != resource.RLIM_INFINITY:
+                soft = hard if soft == resource.RLIM_INFINITY else min(soft, hard)
+            resource.setrlimit(kind, (soft, hard))
+
+    def reused(self, usage: Any) -> Limits:
+        """The limits of one task in a reused child: the CPU limit counts from the CPU the
+        process already used (RLIMIT_CPU is per process), and hard limits stay where they
+        are so that the next task may set its own."""
+        used = float(usage.ru_utime + usage.ru_stime)
+        max_cpu = None if self.max_cpu is None else used + self.max_cpu
+        return Limits(self.max_memory, max_cpu, soft_only=True)
 
     def memory_message(self) -> str:
         if self.max_memory is None:

@@ -33,6 +33,14 @@ CONNECTION_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError, DatabaseU
 # is an OperationalError to psycopg, but resending the same values can never succeed.
 DATA_ERRORS = (psycopg.DataError, psycopg.errors.ProgramLimitExceeded)
 
+# A statement that waited too long for a row lock a caller holds (an upsert inside the
+# caller's open transaction, say): the connection is fine, the statement is retried on a
+# later loop turn, and meanwhile the loop heartbeats, enforces deadlines and reads signals.
+STALL_ERRORS = (psycopg.errors.LockNotAvailable,)
+# How long one statement of the worker waits for a row lock: the longest the single-threaded
+# loop can be held up by a caller's transaction before it goes back to supervising.
+LOCK_TIMEOUT_MS = 1000
+
 RECONNECT_FIRST_DELAY = 0.1
 RECONNECT_MAX_DELAY = 5.0
 
@@ -128,6 +136,15 @@ class DatabaseLink:
             if raise_data_errors:
                 raise
             log.error("%s failed: the database refused a value (%s)", what, _first_line(exc))
+            return None
+        except STALL_ERRORS as exc:
+            log.warning(
+                "%s waited over %d ms for a row lock held by another transaction (%s); "
+                "supervising meanwhile, retried on a later turn",
+                what,
+                LOCK_TIMEOUT_MS,
+                _first_line(exc),
+            )
             return None
         except CONNECTION_ERRORS as exc:
             self.lost_work(what, exc)

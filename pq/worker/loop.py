@@ -1,9 +1,10 @@
 """The worker parent: claim, fork, supervise, record, heartbeat, drain.
 
 The parent never runs task code. It holds two connections (work and LISTEN) whatever its
-concurrency, claims as many rows as it has free slots in one statement, forks one child per
-row, learns how each child ended from os.wait4 and the child's report pipe, and records all
-ended attempts of a loop turn in one statement fenced by (id, attempt, worker id, running).
+concurrency, claims its free slots plus a few rows ahead in one statement (ahead.py), forks
+one child per row, learns how each child ended from os.wait4 and the child's report pipe, and
+records the ended attempts of a loop turn or a few in one statement fenced by (id, attempt,
+worker id, running).
 This module is the loop; its duties live in the mixins below `Worker` (see pq/worker/state.py).
 """
 
@@ -27,7 +28,12 @@ from pq.store.migrate import check_schema_current
 from pq.worker.attempt import Child
 from pq.worker.fleet import start_line
 from pq.worker.flow import FlowControl
-from pq.worker.link import DATA_ERRORS, WORKER_CONNECTION_OPTIONS, DatabaseLink
+from pq.worker.link import (
+    DATA_ERRORS,
+    LOCK_TIMEOUT_MS,
+    WORKER_CONNECTION_OPTIONS,
+    DatabaseLink,
+)
 from pq.worker.outcome import KillReason
 from pq.worker.state import Hooks
 from pq.worker.wakeup import SignalPipe, Waiter
@@ -108,6 +114,9 @@ class Worker(FlowControl):
         conn = connect(self.runtime.database_url(), **WORKER_CONNECTION_OPTIONS)
         # A row's JSON too deep to parse must fail that task, not the claim of every row.
         set_json_loads(tolerant_json_loads, conn)
+        # A SET, not a startup option, which PgBouncer refuses (behind one in transaction
+        # mode it may not stick: the loop then waits on locks as before, see docs/worker.md).
+        conn.execute(f"SET lock_timeout = {LOCK_TIMEOUT_MS}")
         return conn
 
     def _listen_url(self) -> str | None:
@@ -130,6 +139,9 @@ class Worker(FlowControl):
                 self._kill(child, KillReason.SHUTDOWN)
             while self.children:
                 self._reap(block=True)
+        self._release_held()
+        self._retire_all_spares()
+        self._reap_retired()
         self._flush()
         if self.finished:
             log.error(
@@ -175,17 +187,23 @@ class Worker(FlowControl):
             self._refresh_pauses()
             self._rescue_if_due()
             self._run_due_ticks()
+            if self.stopping:
+                self._release_held()
+                self._retire_all_spares()
+            self._start_held()
             self._flow_claim_if_due()  # rate-limited and key-limited tasks (pq/worker/flow.py)
             if self._may_claim():
                 self._claim_and_fork()  # also records the attempts that ended: one commit
                 continue  # re-check before sleeping: an empty claim may have ended a burst
-            self._flush()
+            if self._flush_due():
+                self._flush()
             if self._done():
                 return
+            self._replenish_spares()
             self._sleep()
 
     def _done(self) -> bool:
-        if self.children:
+        if self.children or self.held:
             return False
         if self.finished:
             # Unrecorded attempts wait for the database, but a stop does not wait forever.
@@ -202,14 +220,8 @@ class Worker(FlowControl):
             and not self._awaiting_retries()
         )
 
-    def _free_slots(self) -> int:
-        free = self.settings.concurrency - len(self.children)
-        if self.max_tasks is not None:
-            free = min(free, self.max_tasks - self.processed - len(self.children))
-        return free
-
     def _may_claim(self) -> bool:
-        if self.stopping or self._free_slots() <= 0 or not self.link.up:
+        if self.stopping or self._claim_limit() <= 0 or not self.link.up:
             return False
         if not self.queues:  # every queue of this worker is paused
             self.maybe_work = False
@@ -220,7 +232,7 @@ class Worker(FlowControl):
         return self.maybe_work or now >= self.next_poll
 
     def _claim_and_fork(self) -> None:
-        limit = self._free_slots()
+        limit = self._claim_limit()
         began = time.perf_counter()
         try:
             result = self.link.call(
@@ -248,12 +260,15 @@ class Worker(FlowControl):
         self.next_poll = time.monotonic() + self.settings.poll_interval
         self.maybe_work = len(rows) == limit  # a full batch: there may be more waiting
         self.damper.claimed(time.monotonic(), len(rows))
-        self._fork_claimed(rows)
+        self.held.extend(rows)
+        self._start_held()  # into the free slots; the rest wait for slots to free up
 
     def _sleep(self) -> None:
         now = time.monotonic()
         wake_at = [self.next_poll, self.next_heartbeat, self.scheduler.next_check]
         wake_at += self.awaited_retries.values()
+        wake_at += self._flush_wake()
+        wake_at += self._spare_wake()
         wake_at += self._flow_wake_at()
         wake_at += [c.deadline for c in self.children.values() if c.deadline and not c.killed_for]
         if self.stopping:
@@ -291,5 +306,5 @@ class Worker(FlowControl):
                 self.gate.stale = self.gate.stale or value in self.settings.queues
             else:
                 log.debug("ignoring a notification pq does not send: %r", payload[:80])
-        if cancel_hints & {c.row["id"] for c in self.children.values()}:
+        if cancel_hints & ({c.row["id"] for c in self.children.values()} | set(self._held_ids())):
             self.link.call("reading cancel requests", self._cancel_requested)

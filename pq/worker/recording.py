@@ -17,6 +17,11 @@ _RETRY_GRACE = 5.0  # seconds a burst keeps looking for a due retry before givin
 
 
 class Recording(WorkerState):
+    def _add_finished(self, record: dict[str, Any]) -> None:
+        if not self.finished:
+            self.first_finished_at = time.monotonic()
+        self.finished.append(record)
+
     def _flush(self) -> None:
         if not self.finished or not self.link.up:
             return

@@ -2,7 +2,9 @@
 
 The worker parent is one class assembled from mixins, one duty per module, stacked in a line
 so each sees the methods of the ones below it: `WorkerState` (this module) <- `Recording`
-(writing ended attempts) <- `Supervision` (forking and reaping children) <- `Upkeep`
+(writing ended attempts) <- `Supervision` (forking and reaping children) <- `ClaimAhead`
+(rows claimed beyond the free slots) <- `Standby` (spare children) <-
+`Reuse` (tasks_per_child) <- `Upkeep`
 (heartbeat, pauses, rescue, ticks, reconnects) <- `Worker` (the loop, in loop.py).
 """
 
@@ -23,6 +25,7 @@ if TYPE_CHECKING:
     from pq.runtime import Runtime
     from pq.settings import WorkerSettings
     from pq.worker.attempt import Child
+    from pq.worker.handoff import Spare
     from pq.worker.link import DatabaseLink
     from pq.worker.wakeup import SignalPipe
 
@@ -59,6 +62,10 @@ class WorkerState:
         self.upgrade_hint = upgrade_hint
         self.children: dict[int, Child] = {}
         self.finished: list[dict[str, Any]] = []
+        self.first_finished_at = 0.0  # when the oldest unrecorded ending was added
+        self.held: list[dict[str, Any]] = []  # rows claimed ahead, not started yet (ahead.py)
+        self.spares: list[Spare] = []  # forked children waiting for a row (standby.py)
+        self.retired: set[int] = set()  # pids of idle children told to exit, to reap
         self.processed = 0
         self.stopping = False
         self.stop_deadline = 0.0

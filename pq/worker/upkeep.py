@@ -9,12 +9,12 @@ import time
 from pq.store.db import PsycopgExecutor
 from pq.telemetry import logs
 from pq.worker.fleet import register_worker, release_unowned_tasks, rescue_lost_tasks
-from pq.worker.supervision import Supervision
+from pq.worker.reuse import Reuse
 
 log = logging.getLogger("pq.worker")
 
 
-class Upkeep(Supervision):
+class Upkeep(Reuse):
     def _register(self, ex: PsycopgExecutor) -> int:
         worker_id = register_worker(self.queries, ex, self.settings)
         logs.process_fields["worker_id"] = worker_id  # on every JSON line, children's too
@@ -41,12 +41,13 @@ class Upkeep(Supervision):
             )
         self.metrics.heartbeat_ok()
         self.gate.stale = True  # the polling fallback for a pause notice we missed
-        if self.children:  # the polling fallback for a cancel notice we missed
+        if self.children or self.held:  # the polling fallback for a cancel notice we missed
             self._cancel_requested(ex)
 
     def _cancel_requested(self, ex: PsycopgExecutor) -> None:
-        """Kills the children whose rows carry a cancel request. A 'c:<id>' notice only
-        brings this forward: anyone may send one, only a row update is a request."""
+        """Kills the children whose rows carry a cancel request (a held row ends cancelled).
+        A 'c:<id>' notice only brings this forward: anyone may send one, only a row update is
+        a request."""
         for task_id in self.queries.task_list_cancel_requested(ex, self.worker_id):
             self._cancel_running(task_id)
 
@@ -54,6 +55,7 @@ class Upkeep(Supervision):
         if self.gate.stale and self.link.up:
             self.link.call("reading paused queues", lambda ex: self.gate.refresh(self.queries, ex))
             self.queues = self.gate.open
+            self._release_held(self.gate.paused)  # claimed ahead before the pause: hand back
 
     def _rescue_if_due(self) -> None:
         now = time.monotonic()
@@ -81,7 +83,7 @@ class Upkeep(Supervision):
             # Write what waited, then hand back any claim whose reply the outage swallowed.
             self._flush()
             if not self.finished:
-                keep = [c.row["id"] for c in self.children.values()]
+                keep = [c.row["id"] for c in self.children.values()] + self._held_ids()
                 self.link.call(
                     "releasing unowned tasks",
                     lambda ex: release_unowned_tasks(self.queries, ex, self.worker_id, keep),

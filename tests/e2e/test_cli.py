@@ -32,6 +32,9 @@ def test_worker_help_lists_every_option() -> None:
         "--max-runtime",
         "--poll-interval",
         "--burst",
+        "--prefetch",
+        "--spares",
+        "--tasks-per-child",
     ):
         assert option in result.stdout
 

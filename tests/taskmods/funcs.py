@@ -77,3 +77,17 @@ def spawn_grandchild_and_hang(pid_file: str) -> None:
 
 def shout(text: str) -> None:
     print(text)  # no flush: pq must not lose it when the child leaves with os._exit
+
+
+def my_pid() -> int:
+    return os.getpid()
+
+
+COUNTER = 0
+
+
+def bump_counter() -> int:
+    """Returns how many times this process ran it: 1 in a fresh child."""
+    global COUNTER
+    COUNTER += 1
+    return COUNTER
