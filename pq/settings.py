@@ -74,6 +74,23 @@ def validate_include(include: tuple[str, ...]) -> tuple[str, ...]:
     return include
 
 
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
+_DURATION_UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def _env_duration(name: str, default: float) -> float | None:
+    """Seconds from '7d', '12h', '30m', '3600' or 'none' (keep forever)."""
+    raw = os.environ.get(name, "").strip().lower()
+    if raw == "":
+        return default
+    if raw in ("none", "never", "off"):
+        return None
+    match = _DURATION.match(raw)
+    if not match:
+        raise ConfigurationError(f"{name}={raw!r}: write e.g. 7d, 12h, 3600 or none")
+    return float(match.group(1)) * _DURATION_UNITS[match.group(2)]
+
+
 def validate_schema_name(schema: str) -> str:
     """Schema names are spliced into SQL, so only plain lower-case identifiers are allowed."""
     if not _SCHEMA_NAME.match(schema):
@@ -140,6 +157,15 @@ class WorkerSettings:
     )
     lease: float = field(default_factory=lambda: _env_float("PQ_LEASE", 30.0))
     drain_timeout: float = field(default_factory=lambda: _env_float("PQ_DRAIN_TIMEOUT", 30.0))
+    # Retention: finished tasks older than these many seconds are deleted by the workers, in
+    # small batches (None keeps them). Env: PQ_RETAIN_COMPLETED / PQ_RETAIN_FAILED ("7d",
+    # "12h", "3600", "none"); failed covers cancelled too.
+    retain_completed: float | None = field(
+        default_factory=lambda: _env_duration("PQ_RETAIN_COMPLETED", 7 * 86400.0)
+    )
+    retain_failed: float | None = field(
+        default_factory=lambda: _env_duration("PQ_RETAIN_FAILED", 30 * 86400.0)
+    )
     poll_only: bool = False  # no LISTEN at all (polls every poll_interval)
     # A direct URL to LISTEN on when the database URL goes through a pooler (PgBouncer in
     # transaction mode); without one such a worker polls. Env: PQ_LISTEN_URL.

@@ -9,6 +9,7 @@ import typer.core
 
 from pq._version import __version__
 from pq.cli import dashboard as dashboard_command
+from pq.cli import doctor as doctor_command
 from pq.cli import metrics as metrics_command
 from pq.cli import ops
 from pq.cli.common import AppArg, clear_errors, configure_logging
@@ -33,6 +34,7 @@ cli.add_typer(periodic_cli, name="periodic")
 ops.register(cli)  # tasks, task, workers, stats, retry, cancel, purge, queue
 dashboard_command.register(cli)  # dashboard
 metrics_command.register(cli)  # metrics
+doctor_command.register(cli)  # doctor
 
 # The names the rest of this module has always used.
 _clear_errors = clear_errors

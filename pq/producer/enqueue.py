@@ -259,6 +259,8 @@ class EnqueueMixin:
         check_arguments(target, name, args, kwargs)
 
     def cancel(self, task_id: int) -> bool:
-        """Cancels a pending task, or stops a running one; False if it had already ended."""
+        """Cancels a pending task (True: it will never run), or asks a running one to stop
+        (True: the request is recorded; a task ending on its own first keeps its outcome,
+        success included). False: it had already ended, or there is no such task."""
         with self.executor() as ex:
             return self.queries.task_cancel(ex, task_id) is not None

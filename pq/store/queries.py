@@ -210,6 +210,10 @@ class Queries(FlowQueries, WorkerQueries):
         rows = ex.fetch(self.sql("task_delete_finished"), {"status": status, "before": before})
         return int(rows[0]["n"])
 
+    def task_prune(self, ex: Executor, status: str, keep: float, limit: int) -> int:
+        rows = ex.fetch(self.sql("task_prune"), {"status": status, "keep": keep, "limit": limit})
+        return int(rows[0]["n"])
+
     def task_cancel(self, ex: Executor, task_id: int) -> str | None:
         """Returns the status the task had ('pending' or 'running'), or None if not cancellable."""
         rows = ex.fetch(self.sql("task_cancel"), {"id": task_id, "channel": self.channel})

@@ -186,6 +186,7 @@ class Worker(FlowControl):
             self._heartbeat_if_due()  # here, so a worker that never idles still heartbeats
             self._refresh_pauses()
             self._rescue_if_due()
+            self._prune_if_due()
             self._run_due_ticks()
             if self.stopping:
                 self._release_held()

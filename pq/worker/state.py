@@ -17,6 +17,7 @@ from pq.periodic.ticks import Scheduler
 from pq.telemetry.metrics import worker_metrics
 from pq.worker.herd import NoticeDamper
 from pq.worker.pauses import QueueGate
+from pq.worker.retention import Retention
 from pq.worker.wakeup import Waiter
 
 if TYPE_CHECKING:
@@ -72,6 +73,7 @@ class WorkerState:
         self.kill_now = False
         self.maybe_work = True
         self.damper = NoticeDamper()  # answers "new task" notices without a herd
+        self.retention = Retention(settings.retain_completed, settings.retain_failed)
         self.next_poll = 0.0
         self.next_heartbeat = 0.0
         self.next_rescue = 0.0

@@ -162,3 +162,8 @@ class Supervision(Recording):
         # The whole process group: whatever the task started dies with it.
         with suppress(ProcessLookupError, PermissionError):
             os.killpg(child.pid, signal.SIGKILL)
+        # And the child itself by pid: a task that left its group (setpgid, setsid) is missed
+        # by the group kill, and would otherwise outlive its deadline and block the drain. Its
+        # pid cannot have been reused: it is ours until we reap it.
+        with suppress(ProcessLookupError):
+            os.kill(child.pid, signal.SIGKILL)

@@ -57,6 +57,14 @@ class Upkeep(Reuse):
             self.queues = self.gate.open
             self._release_held(self.gate.paused)  # claimed ahead before the pause: hand back
 
+    def _prune_if_due(self) -> None:
+        """Retention (pq/worker/retention.py): old finished rows go, a batch at a time."""
+        if self.stopping or not self.link.up or not self.retention.due():
+            return
+        self.link.call(
+            "deleting old finished tasks", lambda ex: self.retention.run(self.queries, ex)
+        )
+
     def _rescue_if_due(self) -> None:
         now = time.monotonic()
         if now < self.next_rescue or not self.link.up:

@@ -49,5 +49,12 @@ def test_text_logs_keep_the_task_id_and_duration_on_every_task_line(db_url: str)
     result = run_pq("worker", "taskmods.e2e_app:app", "--burst", db_url=db_url)
     (line,) = [x for x in result.stderr.splitlines() if "taskmods.funcs:add" in x]
     assert f"task {task_id} " in line and "success in " in line and line.endswith("s")
+    (start,) = [x for x in result.stderr.splitlines() if " started (" in x]
+    assert "priorities=all" in start and "(pid " in start and "database=" in start
+    assert "@" not in start.partition("database=")[2]  # never the credentials
+    picky = run_pq(
+        "worker", "taskmods.e2e_app:app", "--burst", "-p", "high", "-p", "100", db_url=db_url
+    )
+    assert "priorities=critical,high " in picky.stderr, picky.stderr
     bad = run_pq("worker", "taskmods.e2e_app:app", "--log-format", "xml", db_url=db_url)
     assert bad.returncode == 2 and "use text or json" in bad.stderr

@@ -60,3 +60,11 @@ def return_big(mib: float) -> str:
 
 def accept_anything(*args: object, **kwargs: object) -> None:
     return None
+
+
+def leave_own_group_then_sleep(seconds: float) -> None:
+    """Moves into the worker's process group, out of reach of a kill of its own group."""
+    import os
+
+    os.setpgid(0, os.getpgid(os.getppid()))
+    time.sleep(seconds)
