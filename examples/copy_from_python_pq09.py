@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import importlib
 import sys
 from datetime import datetime
 from typing import Any
@@ -76,13 +77,23 @@ def copy_tasks(app: PQ, url: str, schema: str) -> list[int]:
     return ids
 
 
+def function_named(name: str) -> Any:
+    """The function a 0.9 row names ("module:qualname"), imported as 0.9 would have: the
+    rows are your own, and `PQ.schedule` takes the function itself."""
+    module_name, _, qualname = name.partition(":")
+    target: Any = importlib.import_module(module_name)
+    for part in qualname.split("."):
+        target = getattr(target, part)
+    return target
+
+
 def copy_schedules(app: PQ, url: str, schema: str) -> int:
     """Every 0.9 schedule, created here through PQ.schedule; returns how many."""
     rows = read_rows(url, schema, "pq_periodic", "true")
     for row in rows:
         args, kwargs = decode_payload(row["payload"])
         app.schedule(
-            app.resolve(row["name"]),
+            function_named(row["name"]),
             *args,
             run_every=row["run_every"],
             cron=row["cron"],
@@ -142,7 +153,8 @@ def demonstrate(app: PQ) -> int:
             ).format(sql.Identifier(DEMO_SOURCE)),
             [payload],
         )
-    target = PQ(url, schema=DEMO_TARGET)
+    # The demo's tasks are standard-library functions: this app's workers may run them.
+    target = PQ(url, schema=DEMO_TARGET, include=["operator", "_operator", "builtins"])
     try:
         target.run_db_migrations()
         ids = copy_tasks(target, url, DEMO_SOURCE)
