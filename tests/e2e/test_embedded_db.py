@@ -22,7 +22,7 @@ def run_db(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
         cwd=TESTS,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=300,  # a first start waits up to embedded.STARTUP_TIMEOUT on a busy machine
     )
 
 
@@ -100,3 +100,21 @@ def test_the_database_is_found_above_the_current_directory_and_by_the_apps_locat
         assert listed.returncode == 0 and "embedded" not in listed.stderr
     finally:
         run_in(project, PQ_COMMAND, "db", "stop")
+
+
+def test_a_server_that_never_comes_up_is_reported_with_its_log(tmp_path: Path) -> None:
+    """What a user sees when the embedded server is still not ready after the startup wait
+    (pg_ctl's own 10 s wait ran out on a busy machine and the server did not recover)."""
+    import pytest
+
+    from pq.errors import ConfigurationError
+    from pq.store import embedded
+
+    data_dir = tmp_path / "pgdata"
+    data_dir.mkdir()
+    with pytest.raises(ConfigurationError) as raised:
+        embedded._wait_until_ready(data_dir, timeout=0.5)
+    message = str(raised.value)
+    assert "did not start" in message
+    assert str(data_dir / "log") in message
+    assert "pq db stop" in message
