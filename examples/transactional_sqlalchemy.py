@@ -43,10 +43,12 @@ def send_receipt(order_id: int, customer: str) -> str:
 
 def place_order(session: Session, customer: str) -> tuple[int, int]:
     """Writes the order and enqueues its receipt in the session's transaction."""
+    # --8<-- [start:sqlalchemy]
     order = Order(customer=customer)
     session.add(order)
     session.flush()  # assigns order.id inside the transaction
     handle = send_receipt.apply_async(args=(order.id, customer), connection=session)
+    # --8<-- [end:sqlalchemy]
     return order.id, handle.id
 
 
@@ -59,8 +61,10 @@ def main() -> int:
     )
     Base.metadata.create_all(engine)
 
+    # --8<-- [start:sqlalchemy-session]
     with Session(engine) as session, session.begin():  # commits at the end of the block
         kept_order, kept_task = place_order(session, "ada@example.com")
+    # --8<-- [end:sqlalchemy-session]
     print(f"committed: order {kept_order}, receipt task {kept_task}")
 
     try:

@@ -18,11 +18,13 @@ class PaymentDeclined(Exception):
 @require_POST
 def place_order(request: HttpRequest) -> JsonResponse:
     try:
+        # --8<-- [start:atomic]
         with transaction.atomic():
             order = Order.objects.create(customer=request.POST["customer"])
             handle = send_receipt.delay(order.pk)  # rides the atomic block: no connection=
             if request.POST.get("card") == "declined":
                 raise PaymentDeclined  # rolls back the order *and* the receipt task
+        # --8<-- [end:atomic]
     except PaymentDeclined:
         return JsonResponse({"error": "payment declined"}, status=402)
     return JsonResponse({"order": order.pk, "task": handle.id}, status=201)
