@@ -37,15 +37,23 @@ def refuse(amount: int) -> int:
     raise ValueError(f"amount {amount} is over the limit")
 
 
-@app.task(rate_limit="5/s")  # at most 5 starts per second across every worker
+# --8<-- [start:rate-task]
+@app.task(rate_limit="5/s")  # or "100/m", "5/h", "1000/d", "10/30s"; across every worker
 def call_partner_api(n: int) -> int:
     return n
 
 
+# --8<-- [end:rate-task]
+
+
+# --8<-- [start:key-task]
 @app.task(max_concurrency_per_key=1)  # one task per concurrency_key at a time
 def sync_customer(customer: str, step: int) -> str:
     time.sleep(0.05)
     return f"{customer}:{step}"
+
+
+# --8<-- [end:key-task]
 
 
 # --8<-- [end:tasks]
@@ -75,6 +83,7 @@ def canvases() -> None:
 def limits() -> None:
     # --8<-- [start:limits]
     calls = [call_partner_api.delay(n) for n in range(10)]  # 'waiting' until the limit allows
+    extra = call_partner_api.apply_async((10,), rate_limit="10/s")  # a limit for this call
     syncs = [
         sync_customer.apply_async((customer, step), concurrency_key=customer)
         for customer in ("acme", "globex")
@@ -85,6 +94,7 @@ def limits() -> None:
     app.run_worker(concurrency=4, burst=True)
     print(f"rate   -> 10 calls at 5/s took {time.monotonic() - started:.1f}s")
     assert [c.result(timeout=30) for c in calls] == list(range(10))
+    assert extra.result(timeout=30) == 10
     print("keys   ->", [s.result(timeout=30) for s in syncs])
 
 
