@@ -1,0 +1,9 @@
+# myapp.py
+from pq import PQ
+
+app = PQ()
+
+
+@app.task
+def add(a: int, b: int) -> int:
+    return a + b
