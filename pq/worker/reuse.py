@@ -56,25 +56,12 @@ class Reuse(Standby):
         return True
 
     def _fork_reusable(self, reuse: int) -> Spare:
-        handoff_read, handoff_write = os.pipe()
-        report_read, report_write = os.pipe()
-        parent = os.getpid()
-        pid = os.fork()
-        if pid == 0:  # the reused child: never returns
-            try:
-                os.close(handoff_write)
-                os.close(report_read)
-                self._drop_spare_ends()
-                run_reusable(
-                    self.runtime, handoff_read, report_write, self.hooks, reuse, parent=parent
-                )
-            finally:
-                os._exit(70)
-        os.close(handoff_read)
-        os.close(report_write)
-        with suppress(OSError):
-            os.setpgid(pid, pid)
-        return Spare(pid, handoff_write, report_read, time.monotonic(), reuse)
+        return self._fork_waiting(
+            lambda handoff_fd, report_fd, parent: run_reusable(
+                self.runtime, handoff_fd, report_fd, self.hooks, reuse, parent=parent
+            ),
+            reuse,
+        )
 
     def _read_report(self, child: Child) -> None:
         if child.reuse == 1:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Callable
 from contextlib import suppress
 from typing import Any
 
@@ -64,23 +65,38 @@ class Standby(ClaimAhead):
         return [s.born + self.settings.spare_max_idle for s in self.spares]
 
     def _fork_spare(self) -> None:
+        self.spares.append(
+            self._fork_waiting(
+                lambda handoff_fd, report_fd, parent: run_spare(
+                    self.runtime, handoff_fd, report_fd, self.hooks, parent=parent
+                )
+            )
+        )
+
+    def _fork_waiting(self, run: Callable[[int, int, int], None], reuse: int = 1) -> Spare:
+        """Forks a child that waits for its rows on a handoff pipe and reports on another.
+
+        `run(handoff_fd, report_fd, parent_pid)` is the child's whole life; it never returns
+        (os._exit ends the child, so nothing of the parent's stack runs twice).
+        """
         handoff_read, handoff_write = os.pipe()
         report_read, report_write = os.pipe()
         parent = os.getpid()
         pid = os.fork()
-        if pid == 0:  # the spare: never returns
+        if pid == 0:  # the waiting child: never returns
             try:
                 os.close(handoff_write)
                 os.close(report_read)
-                self._drop_spare_ends()
-                run_spare(self.runtime, handoff_read, report_write, self.hooks, parent=parent)
+                self._drop_spare_ends()  # other spares' pipes are not this child's business
+                run(handoff_read, report_write, parent)
             finally:
                 os._exit(70)
         os.close(handoff_read)
         os.close(report_write)
+        # Both sides set the process group, so it is in place whichever runs first.
         with suppress(OSError):
             os.setpgid(pid, pid)
-        self.spares.append(Spare(pid, handoff_write, report_read, time.monotonic()))
+        return Spare(pid, handoff_write, report_read, time.monotonic(), reuse)
 
     def _retire(self, spare: Spare) -> None:
         """Tells a waiting spare to exit (EOF on its pipe); it is reaped like any child."""
