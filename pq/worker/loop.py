@@ -62,31 +62,25 @@ def run(
 
 
 class Worker(FlowControl):
-    def __init__(
-        self,
-        runtime: Runtime,
-        settings: WorkerSettings,
-        hooks: Hooks,
-        *,
-        max_tasks: int | None,
-        upgrade_hint: str,
-    ) -> None:
-        super().__init__(runtime, settings, hooks, max_tasks=max_tasks, upgrade_hint=upgrade_hint)
-        self.signals = SignalPipe(self._on_stop_signal)
-        listen = None if settings.poll_only else self._listen
-        self.link = DatabaseLink(
-            self._connect, listen, self.waiter, connect_listener=self._connect_listener
-        )
-        self.link.may_listen = self._may_listen
-
     # -- lifecycle ---------------------------------------------------------------------------
     def run(self) -> int:
+        self._attach()
         self._open()
         try:
             self._loop()
         finally:
             self._close()
         return self.processed
+
+    def _attach(self) -> None:
+        """Builds the signal pipe and the database link, which take this object's own bound
+        methods (so they are made here, once the whole class exists, not in WorkerState)."""
+        self.signals = SignalPipe(self._on_stop_signal)
+        listen = None if self.settings.poll_only else self._listen
+        self.link = DatabaseLink(
+            self._connect, listen, self.waiter, connect_listener=self._connect_listener
+        )
+        self.link.may_listen = self._may_listen
 
     def _open(self) -> None:
         self.link.open()

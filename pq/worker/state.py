@@ -42,7 +42,7 @@ class Hooks:
 
 
 class WorkerState:
-    # Set by Worker.__init__, which needs its own bound methods to build them.
+    # Set by Worker._attach when it runs: both take the worker's own bound methods.
     signals: SignalPipe
     link: DatabaseLink
 
