@@ -165,6 +165,11 @@ async def drive(base_url: str) -> None:
 
 
 def main() -> int:
+    # A worker refuses to start on a database without pq's tables, and here it starts beside
+    # the server whose lifespan would migrate: migrate first, as a deploy step would
+    # (`pq migrate fastapi_app:queue`), so the two never race.
+    queue.run_db_migrations()
+    queue.close()
     processes, base_url = start_processes()
     try:
         asyncio.run(drive(base_url))
