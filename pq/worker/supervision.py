@@ -164,6 +164,4 @@ class Supervision(Recording):
         # (pq/worker/tree.py).
         killed = kill_tree(child.pid)
         if killed:
-            log.info(
-                "task %s: killed %d process(es) the task had started", child.row["id"], killed
-            )
+            log.info("task %s: killed %d process(es) the task had started", child.row["id"], killed)
