@@ -13,6 +13,9 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from pq.store.db import PsycopgExecutor
+from pq.store.staging import finish_staged, has_raw
+
 if TYPE_CHECKING:
     from pq.store.db import Executor, Row
 
@@ -32,6 +35,15 @@ class FlowQueries:
             "channel_done": self.channel_done,
             "channel": self.channel,
         }
+
+    def _finish_rows(self, ex: Executor, finished: list[dict[str, Any]]) -> list[Row]:
+        """Runs task_finish or flow_finish; a batch holding a large result as the child sent
+        it (RawJson) streams its rows through COPY instead (pq/store/staging.py)."""
+        sql = self.sql(self._finish_statement(finished))
+        if has_raw(finished) and isinstance(ex, PsycopgExecutor):
+            params = {**self._finish_params([]), "rows": finished}
+            return finish_staged(ex.conn, sql, params)
+        return ex.fetch(sql, self._finish_params(finished))
 
     @staticmethod
     def _finish_statement(finished: list[dict[str, Any]]) -> str:
