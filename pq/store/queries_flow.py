@@ -9,12 +9,13 @@ of its handles.
 from __future__ import annotations
 
 import json
+import zlib
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from pq.store.db import Executor, Row
+    from pq.store.db import AsyncExecutor, Executor, Row
 
 
 class FlowQueries:
@@ -31,7 +32,24 @@ class FlowQueries:
             "rows": json.dumps(finished, default=str),
             "channel_done": self.channel_done,
             "channel": self.channel,
+            "done_key": self.done_key,
         }
+
+    @property
+    def done_key(self) -> int:
+        """The advisory lock key (an int4, per schema) of "someone waits for task ends"."""
+        return zlib.crc32(self.channel_done.encode()) - 2**31
+
+    def listen_done(self, ex: Executor) -> None:
+        """LISTENs on the done channel, then says so to the finishing workers (without the
+        lock they skip the done NOTIFY: see channel_done_wait.sql). Before any row is read."""
+        ex.fetch(self.sql("channel_listen").replace("{channel}", f'"{self.channel_done}"'), {})
+        ex.fetch(self.sql("channel_done_wait"), {"done_key": self.done_key})
+
+    async def listen_done_async(self, ex: AsyncExecutor) -> None:
+        listen = self.sql("channel_listen").replace("{channel}", f'"{self.channel_done}"')
+        await ex.fetch(listen, {})
+        await ex.fetch(self.sql("channel_done_wait"), {"done_key": self.done_key})
 
     @staticmethod
     def _finish_statement(finished: list[dict[str, Any]]) -> str:
