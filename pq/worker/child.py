@@ -31,6 +31,7 @@ from pq.telemetry import tracing
 from pq.worker.handoff import frame, receive
 from pq.worker.limits import Limits
 from pq.worker.output import tag_standard_streams
+from pq.worker.tree import become_subreaper
 
 if TYPE_CHECKING:
     from pq.runtime import Runtime
@@ -211,6 +212,9 @@ def _flush_standard_streams() -> None:
 def _become_independent(parent: int) -> None:
     # Own process group: a timeout kills the task's subprocesses along with it.
     os.setpgid(0, 0)
+    # And the root of its tree: orphans of its subprocesses come back to it, so a deadline
+    # kill finds them however they regrouped (pq/worker/tree.py).
+    become_subreaper()
     _die_with(parent)
     # The parent's handlers (stop flags, the wakeup pipe) mean nothing here; a SIGTERM sent to
     # the child must end it, and its signals must not wake the parent's loop.
