@@ -6,9 +6,9 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from pq.errors import ConfigurationError
+from pq.errors import ConfigurationError, CorruptRowError
 
 
 class Priority(enum.IntEnum):
@@ -92,6 +92,27 @@ class Task(BaseModel):
     workflow_step: int | None = None  # its position there (chain step, group member)
     rate_key: str | None = None  # the global rate limit it is counted against
     concurrency_key: str | None = None  # the key whose concurrency limit it obeys
+    # Columns whose stored value had the wrong shape (a row written by hand or by plain SQL:
+    # `options` as a JSON array, a history entry with an unknown outcome), kept here as stored
+    # while the field above shows its default, so reading such a row never fails.
+    invalid: dict[str, Any] = Field(default_factory=dict)
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Task:
+        """The snapshot of a row as the database returned it, whatever wrote it."""
+        try:
+            return cls.model_validate(row)
+        except ValidationError as exc:
+            bad = {str(e["loc"][0]) for e in exc.errors() if e["loc"]}
+            required = {name for name, f in cls.model_fields.items() if f.is_required()}
+            if not bad or bad & required or "invalid" in bad:
+                fields = ", ".join(sorted(bad)) or "?"
+                raise CorruptRowError(
+                    f"task {row.get('id')}: the row cannot be read ({fields} of the wrong "
+                    "type); fix or delete it with SQL"
+                ) from None
+            kept = {k: v for k, v in row.items() if k not in bad}
+            return cls.model_validate({**kept, "invalid": {k: row.get(k) for k in sorted(bad)}})
 
 
 class Periodic(BaseModel):

@@ -76,16 +76,23 @@ class PsycopgExecutor:
                 copy.write_row(row)
 
 
-def connect(url: str, *, autocommit: bool = True, **options: Any) -> psycopg.Connection[Any]:
+def connect(
+    url: str,
+    *,
+    autocommit: bool = True,
+    connection_class: type[psycopg.Connection[Any]] = psycopg.Connection,
+    **options: Any,
+) -> psycopg.Connection[Any]:
     """Opens one connection, turning every failure into a clear DatabaseUnavailableError.
 
-    `options` are extra libpq parameters (e.g. the worker's TCP keepalives). The error is one
+    `options` are extra libpq parameters (e.g. the worker's TCP keepalives); the worker passes
+    its own `connection_class` too (pq/worker/stall.py). The error is one
     line with every secret of the URL masked, and it does not chain psycopg's exception,
     whose text may quote the whole URL (a task's stored traceback would show it). Behind a
     connection pooler the connection never prepares statements (see pq.store.pooler).
     """
     try:
-        conn = psycopg.connect(url, autocommit=autocommit, connect_timeout=10, **options)
+        conn = connection_class.connect(url, autocommit=autocommit, connect_timeout=10, **options)
     except psycopg.ProgrammingError as exc:
         reason = redact_url_error(str(exc), url)
         raise DatabaseUnavailableError(

@@ -189,8 +189,7 @@ class Queries(FlowQueries, WorkerQueries):
         """Records finished attempts; returns {id: new status} of the rows that changed (the
         fence held). 'pending' means a retry or a promoted upsert version; rows inserted by
         workflow links (next chain step, chord callback) are in it too: new work."""
-        sql = self.sql(self._finish_statement(finished))
-        return self._changed(ex.fetch(sql, self._finish_params(finished)))
+        return self._changed(self._finish_rows(ex, finished))
 
     def task_get(self, ex: Executor, task_id: int) -> Row | None:
         rows = ex.fetch(self.sql("task_get"), {"id": task_id})
