@@ -18,7 +18,8 @@ import time
 import psycopg
 from psycopg import sql
 
-from pq import PQ, embedded
+from pq import PQ
+from pq.store import embedded
 
 TARGET_PER_SECOND = 50_000
 
