@@ -47,6 +47,10 @@ MAX_RESULT_BYTES = 64 * 2**20
 RAW_RESULT_BYTES = 2**20
 
 
+# prctl looked up once, in the parent at import: loading libc and building the function
+# object in every child cost it CPU and copy-on-write page faults before each task.
+_prctl = ctypes.CDLL(None, use_errno=True).prctl if sys.platform.startswith("linux") else None
+
 # The report of the commonest ending (a task that returned None), encoded once in the parent.
 _SUCCESS_NONE = json.dumps({"ok": True, "result": None}).encode()
 
@@ -241,10 +245,9 @@ def _become_independent(parent: int) -> None:
 def _die_with(parent: int) -> None:
     """A child never outlives its worker: nobody would enforce its max_runtime, and after
     the rescue a retry (or an upserted version) would run beside it."""
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL(None, use_errno=True)
+    if _prctl is not None:
         # prctl(PR_SET_PDEATHSIG, SIGKILL): the kernel kills us when the parent exits.
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        _prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
     else:  # no parent-death signal: a watchdog thread notices re-parenting instead
         threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
     if os.getppid() != parent:  # the parent died before the signal was armed
