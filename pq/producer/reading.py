@@ -47,7 +47,7 @@ class ReadingMixin:
         """The Task snapshot of a row, its result decoded (a pickled result becomes the
         object again), so every reading call shows the value the task returned. A result
         that no longer decodes is shown as stored rather than failing the read."""
-        task = Task.model_validate(row)
+        task = Task.from_row(row)
         try:
             decoded = self.codec.decode_value(task.result)
         except SerializationError:

@@ -11,7 +11,7 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from datetime import datetime
 from typing import Any, Protocol
@@ -37,6 +37,10 @@ class Executor(Protocol):
 
     def copy_rows(self, statement: str, rows: Iterable[Sequence[Any]]) -> None:
         """Streams rows into a `COPY ... FROM STDIN` statement."""
+        ...
+
+    def copy_text(self, statement: str, chunks: Iterable[str]) -> None:
+        """Streams data already in COPY's text format into a `COPY ... FROM STDIN`."""
         ...
 
 
@@ -75,17 +79,30 @@ class PsycopgExecutor:
             for row in rows:
                 copy.write_row(row)
 
+    def copy_text(self, statement: str, chunks: Iterable[str]) -> None:
+        """Streams data already in COPY's text format into a `COPY ... FROM STDIN`."""
+        with self.conn.cursor() as cur, cur.copy(statement) as copy:
+            for chunk in chunks:
+                copy.write(chunk)
 
-def connect(url: str, *, autocommit: bool = True, **options: Any) -> psycopg.Connection[Any]:
+
+def connect(
+    url: str,
+    *,
+    autocommit: bool = True,
+    connection_class: type[psycopg.Connection[Any]] = psycopg.Connection,
+    **options: Any,
+) -> psycopg.Connection[Any]:
     """Opens one connection, turning every failure into a clear DatabaseUnavailableError.
 
-    `options` are extra libpq parameters (e.g. the worker's TCP keepalives). The error is one
+    `options` are extra libpq parameters (e.g. the worker's TCP keepalives); the worker passes
+    its own `connection_class` too (pq/worker/stall.py). The error is one
     line with every secret of the URL masked, and it does not chain psycopg's exception,
     whose text may quote the whole URL (a task's stored traceback would show it). Behind a
     connection pooler the connection never prepares statements (see pq.store.pooler).
     """
     try:
-        conn = psycopg.connect(url, autocommit=autocommit, connect_timeout=10, **options)
+        conn = connection_class.connect(url, autocommit=autocommit, connect_timeout=10, **options)
     except psycopg.ProgrammingError as exc:
         reason = redact_url_error(str(exc), url)
         raise DatabaseUnavailableError(
@@ -125,6 +142,23 @@ def fork_local_transaction(url: str) -> Iterator[psycopg.Connection[Any]]:
         conn.commit()
 
 
+@contextmanager
+def autocommitted(conn: psycopg.Connection[Any]) -> Iterator[psycopg.Connection[Any]]:
+    """A pooled connection in autocommit for a block that runs one statement: the statement
+    is its own transaction and commits in the round trip that runs it, where BEGIN, the
+    statement and COMMIT take three (an enqueue is one INSERT: this is most of its cost)."""
+    conn.autocommit = True
+    try:
+        yield conn
+    finally:
+        try:
+            conn.autocommit = False
+        except psycopg.Error:
+            # Only a broken connection refuses (autocommit leaves no transaction open). The
+            # pool drops a closed connection, so it never lends one still in autocommit.
+            conn.close()
+
+
 def close_fork_local() -> None:
     """Closes the child's own connection(s); the worker's child calls this before it exits."""
     with _fork_local_lock:
@@ -144,12 +178,25 @@ def _forget_fork_local_in_child() -> None:
 os.register_at_fork(after_in_child=_forget_fork_local_in_child)
 
 
-def open_pool(url: str, *, min_size: int, max_size: int) -> ConnectionPool[Any]:
-    """Opens the producer pool after checking once that the database answers."""
+def open_pool(
+    url: str,
+    *,
+    min_size: int,
+    max_size: int,
+    configure: Callable[[psycopg.Connection[Any]], None] | None = None,
+) -> ConnectionPool[Any]:
+    """Opens the producer pool after checking once that the database answers; `configure`
+    runs on each new connection."""
     connect(url).close()  # fail fast with a clear message rather than a pool timeout later
     kwargs: dict[str, Any] = {"prepare_threshold": None} if pooler.is_pooled(url) else {}
     pool: ConnectionPool[Any] = ConnectionPool(
-        url, min_size=min_size, max_size=max_size, open=False, name="pq", kwargs=kwargs
+        url,
+        min_size=min_size,
+        max_size=max_size,
+        open=False,
+        name="pq",
+        kwargs=kwargs,
+        configure=configure,
     )
     pool.open()
     return pool
@@ -189,6 +236,10 @@ class Psycopg2Executor:
         buffer.seek(0)
         with self.conn.cursor() as cur:
             cur.copy_expert(statement, buffer)
+
+    def copy_text(self, statement: str, chunks: Iterable[str]) -> None:
+        with self.conn.cursor() as cur:
+            cur.copy_expert(statement, io.StringIO("".join(chunks)))
 
 
 def _copy_text(value: Any) -> str:

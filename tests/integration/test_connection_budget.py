@@ -80,12 +80,13 @@ def test_result_waits_of_one_process_share_one_listen_connection(db_url: str) ->
 
 
 def listen_sessions(db_url: str) -> int:
-    """Sessions on this test's database whose last statement was a LISTEN."""
+    """Sessions LISTENing for task ends: each says so with shared advisory locks (see
+    pq/store/sql/channel_done_wait.sql) for as long as it listens."""
     with psycopg.connect(db_url) as conn:
         row = conn.execute(
-            "SELECT count(*) FROM pg_stat_activity"
-            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-            " AND query LIKE '%LISTEN \"%'"
+            "SELECT count(DISTINCT pid) FROM pg_locks WHERE locktype = 'advisory'"
+            " AND mode = 'ShareLock' AND granted AND database ="
+            " (SELECT oid FROM pg_database WHERE datname = current_database())"
         ).fetchone()
         assert row is not None
         return int(row[0])

@@ -152,10 +152,13 @@ def test_awaited_results_listen_on_the_direct_url(pooled_url: str, db_url: str) 
 
 
 def listen_sessions(db_url: str) -> int:
+    """Sessions LISTENing for task ends: each says so with shared advisory locks (see
+    pq/store/sql/channel_done_wait.sql) for as long as it listens."""
     with psycopg.connect(db_url) as conn:
         row = conn.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-            " AND pid <> pg_backend_pid() AND query LIKE '%LISTEN \"%'"
+            "SELECT count(DISTINCT pid) FROM pg_locks WHERE locktype = 'advisory'"
+            " AND mode = 'ShareLock' AND granted AND database ="
+            " (SELECT oid FROM pg_database WHERE datname = current_database())"
         ).fetchone()
         assert row is not None
         return int(row[0])
