@@ -5,6 +5,7 @@ from pq.app import PQ
 from pq.canvas import Signature, chain, chord, group, signature
 from pq.errors import (
     ConfigurationError,
+    CorruptRowError,
     DatabaseUnavailableError,
     DuplicateClientIdError,
     InvalidScheduleError,
@@ -30,6 +31,7 @@ __all__ = [
     "Attempt",
     "Backoff",
     "ConfigurationError",
+    "CorruptRowError",
     "DatabaseUnavailableError",
     "DuplicateClientIdError",
     "InvalidScheduleError",

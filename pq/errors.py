@@ -8,6 +8,7 @@
     ├── TaskDefinitionError         a function that cannot be a task (lambda, closure, ...)
     ├── SerializationError          an argument or result that cannot be stored or restored
     ├── UnknownTaskError            a task name that no registered or importable function has
+    ├── CorruptRowError             a task row that cannot be read (written by hand, wrong shape)
     ├── TaskNotFoundError           a task id or client id with no row
     ├── ScheduleNotFoundError       a periodic name and key with no schedule
     ├── DuplicateClientIdError      a client_id already in use (also a psycopg IntegrityError)
@@ -57,6 +58,10 @@ class SerializationError(PQError):
 
 class UnknownTaskError(PQError):
     """Raised when a task name matches no registered and no importable function."""
+
+
+class CorruptRowError(PQError):
+    """Raised when a task row cannot be read (a required column of the wrong shape)."""
 
 
 class TaskNotFoundError(PQError):

@@ -6,9 +6,9 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from pq.errors import ConfigurationError
+from pq.errors import ConfigurationError, CorruptRowError
 
 
 class Priority(enum.IntEnum):
@@ -92,6 +92,36 @@ class Task(BaseModel):
     workflow_step: int | None = None  # its position there (chain step, group member)
     rate_key: str | None = None  # the global rate limit it is counted against
     concurrency_key: str | None = None  # the key whose concurrency limit it obeys
+    # Columns whose stored value had the wrong shape (a row written by hand or by plain SQL:
+    # `options` as a JSON array, a history entry with an unknown outcome), kept here as stored
+    # while the field above shows its default, so reading such a row never fails.
+    invalid: dict[str, Any] = Field(default_factory=dict)
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Task:
+        """The snapshot of a row as the database returned it, whatever wrote it."""
+        # A value that is not JSON at all: a document too deep to decode, read as Undecodable.
+        odd = {k for k, v in row.items() if k in cls.model_fields and not _plain(v)}
+        bad = set(odd)
+        if not odd:
+            try:
+                return cls.model_validate(row)
+            except ValidationError as exc:
+                bad = {str(e["loc"][0]) for e in exc.errors() if e["loc"]}
+        required = {name for name, f in cls.model_fields.items() if f.is_required()}
+        if not bad or bad & required or "invalid" in bad:
+            raise CorruptRowError(
+                f"task {row.get('id')}: the row cannot be read ({', '.join(sorted(bad))} of the "
+                "wrong type); fix or delete it with SQL"
+            )
+        kept = {k: v for k, v in row.items() if k not in bad}
+        invalid = {k: repr(row[k]) if k in odd else row.get(k) for k in sorted(bad)}
+        return cls.model_validate({**kept, "invalid": invalid})
+
+
+def _plain(value: Any) -> bool:
+    """Whether a column's value is what a database driver gives (JSON, text, numbers, times)."""
+    return value is None or isinstance(value, str | int | float | bool | list | dict | datetime)
 
 
 class Periodic(BaseModel):

@@ -118,6 +118,10 @@ def task_detail(task: Task) -> RenderableType:
         ("client id", task.client_id or "-"),
         ("result", repr(task.result) if task.status == "completed" else "-"),
     ]
+    # Columns stored with the wrong shape (written by plain SQL), shown as stored.
+    rows += [
+        (f"{name} (invalid)", Text(repr(value), "red")) for name, value in task.invalid.items()
+    ]
     for label, value in rows:
         facts.add_row(label, value if isinstance(value, Text) else str(value))
     parts: list[RenderableType] = [facts]

@@ -63,7 +63,7 @@ def browse_tasks(
     with app.executor() as ex:
         rows = app.queries.task_browse(ex, params)
         end = None if len(rows) == limit else app.queries.task_browse_end(ex, before_id, window)
-    tasks = [Task.model_validate(r) for r in rows]
+    tasks = [Task.from_row(r) for r in rows]
     if len(tasks) == limit:
         next_before: int | None = tasks[-1].id
     elif end is None or (since is not None and end["created_at"] < since):

@@ -46,7 +46,7 @@ class ReadingMixin:
         """The Task snapshot of a row, its result decoded (a pickled result becomes the
         object again), so every reading call shows the value the task returned. A result
         that no longer decodes is shown as stored rather than failing the read."""
-        task = Task.model_validate(row)
+        task = Task.from_row(row)
         try:
             decoded = self.codec.decode_value(task.result)
         except SerializationError:
@@ -154,7 +154,7 @@ class ReadingMixin:
         most = POLL_MAX if self._listen_is_pooled() else None
         async with await async_connect(self.settings.listen_url or self.database_url) as conn:
             ex = AsyncPsycopgExecutor(conn)
-            await self.queries.listen_async(ex, self.queries.channel_done)
+            await self.queries.listen_done_async(ex)
             prefix = f"{task_id}:"
             while True:
                 row = await self.queries.task_get_async(ex, task_id)

@@ -148,7 +148,7 @@ class WorkflowHandle:
         until the step before them completes)."""
         with self.app.executor() as ex:
             rows = self.app.queries.flow_workflow_tasks(ex, self.id)
-        return [Task.model_validate(r) for r in rows]
+        return [Task.from_row(r) for r in rows]
 
     def _value(self, task: Task) -> Any:
         return self.app.codec.decode_value(task.result)

@@ -11,7 +11,7 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from datetime import datetime
 from typing import Any, Protocol
@@ -76,16 +76,23 @@ class PsycopgExecutor:
                 copy.write_row(row)
 
 
-def connect(url: str, *, autocommit: bool = True, **options: Any) -> psycopg.Connection[Any]:
+def connect(
+    url: str,
+    *,
+    autocommit: bool = True,
+    connection_class: type[psycopg.Connection[Any]] = psycopg.Connection,
+    **options: Any,
+) -> psycopg.Connection[Any]:
     """Opens one connection, turning every failure into a clear DatabaseUnavailableError.
 
-    `options` are extra libpq parameters (e.g. the worker's TCP keepalives). The error is one
+    `options` are extra libpq parameters (e.g. the worker's TCP keepalives); the worker passes
+    its own `connection_class` too (pq/worker/stall.py). The error is one
     line with every secret of the URL masked, and it does not chain psycopg's exception,
     whose text may quote the whole URL (a task's stored traceback would show it). Behind a
     connection pooler the connection never prepares statements (see pq.store.pooler).
     """
     try:
-        conn = psycopg.connect(url, autocommit=autocommit, connect_timeout=10, **options)
+        conn = connection_class.connect(url, autocommit=autocommit, connect_timeout=10, **options)
     except psycopg.ProgrammingError as exc:
         reason = redact_url_error(str(exc), url)
         raise DatabaseUnavailableError(
@@ -178,12 +185,25 @@ async def async_connect(url: str) -> psycopg.AsyncConnection[Any]:
     return conn
 
 
-def open_pool(url: str, *, min_size: int, max_size: int) -> ConnectionPool[Any]:
-    """Opens the producer pool after checking once that the database answers."""
+def open_pool(
+    url: str,
+    *,
+    min_size: int,
+    max_size: int,
+    configure: Callable[[psycopg.Connection[Any]], None] | None = None,
+) -> ConnectionPool[Any]:
+    """Opens the producer pool after checking once that the database answers; `configure`
+    runs on each new connection."""
     connect(url).close()  # fail fast with a clear message rather than a pool timeout later
     kwargs: dict[str, Any] = {"prepare_threshold": None} if pooler.is_pooled(url) else {}
     pool: ConnectionPool[Any] = ConnectionPool(
-        url, min_size=min_size, max_size=max_size, open=False, name="pq", kwargs=kwargs
+        url,
+        min_size=min_size,
+        max_size=max_size,
+        open=False,
+        name="pq",
+        kwargs=kwargs,
+        configure=configure,
     )
     pool.open()
     return pool

@@ -55,8 +55,8 @@ class ClaimAhead(Supervision):
 
     def _start_held(self) -> None:
         free = self._free_slots()
-        if free <= 0 or not self.held or self.stopping:
-            return
+        if free <= 0 or not self.held or self.stopping or self._lease_left() <= 0:
+            return  # out of lease: a peer may be given these rows (see Upkeep._enforce_lease)
         self._before_forks()
         while free > 0 and self.held:
             row = self.held.pop(0)

@@ -34,9 +34,10 @@ CONNECTION_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError, DatabaseU
 DATA_ERRORS = (psycopg.DataError, psycopg.errors.ProgramLimitExceeded)
 
 # A statement that waited too long for a row lock a caller holds (an upsert inside the
-# caller's open transaction, say): the connection is fine, the statement is retried on a
-# later loop turn, and meanwhile the loop heartbeats, enforces deadlines and reads signals.
-STALL_ERRORS = (psycopg.errors.LockNotAvailable,)
+# caller's open transaction, say), or ran past the session's statement_timeout on a slow
+# server: the connection is fine, the statement is retried on a later loop turn, and
+# meanwhile the loop heartbeats, enforces deadlines and reads signals.
+STALL_ERRORS = (psycopg.errors.LockNotAvailable, psycopg.errors.QueryCanceled)
 # How long one statement of the worker waits for a row lock: the longest the single-threaded
 # loop can be held up by a caller's transaction before it goes back to supervising.
 LOCK_TIMEOUT_MS = 1000
@@ -44,10 +45,11 @@ LOCK_TIMEOUT_MS = 1000
 RECONNECT_FIRST_DELAY = 0.1
 RECONNECT_MAX_DELAY = 5.0
 
-# A network cut sends no reset: without these a worker would wait on a dead socket forever
-# (an idle LISTEN connection never notices). Keepalives find an idle dead peer in about
-# 10 + 3 x 5 s and tcp_user_timeout a dead peer with unacknowledged data in 20 s, both
-# within the default 30 s lease. Unix sockets ignore them.
+# A network cut sends no reset. The worker does not wait for the kernel to notice (see
+# pq/worker/stall.py: a call with no progress for `call_patience` seconds is abandoned and
+# supervision runs while it waits); these only make a dead idle socket (the LISTEN
+# connection) fail sooner: keepalives in about 10 + 3 x 5 s, unacknowledged data in 20 s.
+# Unix sockets ignore them.
 WORKER_CONNECTION_OPTIONS: dict[str, Any] = {
     "keepalives": 1,
     "keepalives_idle": 10,
@@ -55,6 +57,24 @@ WORKER_CONNECTION_OPTIONS: dict[str, Any] = {
     "keepalives_count": 3,
     "tcp_user_timeout": 20_000,
 }
+
+
+def statement_timeout(lease: float) -> float:
+    """The worker sessions' statement_timeout, in seconds: a quarter of the lease (1 to 10 s),
+    so that a statement ended by it still leaves room to heartbeat within the lease."""
+    return max(1.0, min(10.0, lease / 4))
+
+
+def call_patience(lease: float) -> float:
+    """How long a worker's database call may go without progress before the connection is
+    taken for lost: a second past the server's statement_timeout, whose error (connection
+    kept) then comes first on a healthy connection that is merely slow."""
+    return statement_timeout(lease) + 1.0
+
+
+# While stopping, a call without progress for this long is abandoned: a stop does not wait a
+# full patience per statement on a database that does not answer.
+STOPPING_PATIENCE = 2.0
 
 
 class DatabaseLink:
@@ -139,10 +159,9 @@ class DatabaseLink:
             return None
         except STALL_ERRORS as exc:
             log.warning(
-                "%s waited over %d ms for a row lock held by another transaction (%s); "
-                "supervising meanwhile, retried on a later turn",
+                "%s took too long (%s: a row lock held by another transaction, or a slow "
+                "server); supervising meanwhile, retried on a later turn",
                 what,
-                LOCK_TIMEOUT_MS,
                 _first_line(exc),
             )
             return None

@@ -25,6 +25,7 @@ from pq.settings import WorkerSettings, build_worker_settings
 from pq.store import pooler
 from pq.store.db import PsycopgExecutor, connect
 from pq.store.migrate import check_schema_current
+from pq.store.staging import has_raw
 from pq.worker.attempt import Child
 from pq.worker.fleet import start_line
 from pq.worker.flow import FlowControl
@@ -33,8 +34,10 @@ from pq.worker.link import (
     LOCK_TIMEOUT_MS,
     WORKER_CONNECTION_OPTIONS,
     DatabaseLink,
+    statement_timeout,
 )
 from pq.worker.outcome import KillReason
+from pq.worker.stall import Guard, GuardedConnection, guarding
 from pq.worker.state import Hooks
 from pq.worker.wakeup import SignalPipe, Waiter
 
@@ -76,6 +79,8 @@ class Worker(FlowControl):
         """Builds the signal pipe and the database link, which take this object's own bound
         methods (so they are made here, once the whole class exists, not in WorkerState)."""
         self.signals = SignalPipe(self._on_stop_signal)
+        # Every wait of the worker's connections supervises and gives up (pq/worker/stall.py).
+        self.guard = Guard(self._supervise_waiting, self._call_patience)
         listen = None if self.settings.poll_only else self._listen
         self.link = DatabaseLink(
             self._connect, listen, self.waiter, connect_listener=self._connect_listener
@@ -104,21 +109,26 @@ class Worker(FlowControl):
             self.waiter.watch(metrics_fd, _METRICS)
         log.info("%s", start_line(self.worker_id, self.settings, self.runtime.database_url()))
 
+    def _guarded_connect(self, url: str) -> psycopg.Connection[Any]:
+        with guarding(self.guard):
+            return connect(url, connection_class=GuardedConnection, **WORKER_CONNECTION_OPTIONS)
+
     def _connect(self) -> psycopg.Connection[Any]:
-        conn = connect(self.runtime.database_url(), **WORKER_CONNECTION_OPTIONS)
+        conn = self._guarded_connect(self.runtime.database_url())
         # A row's JSON too deep to parse must fail that task, not the claim of every row.
         set_json_loads(tolerant_json_loads, conn)
-        # A SET, not a startup option, which PgBouncer refuses (behind one in transaction
-        # mode it may not stick: the loop then waits on locks as before, see docs/worker.md).
+        # SETs, not startup options, which PgBouncer refuses (behind one in transaction mode
+        # they may not stick: the client-side patience of stall.py still bounds every wait).
         conn.execute(f"SET lock_timeout = {LOCK_TIMEOUT_MS}")
+        timeout_ms = int(statement_timeout(self.settings.lease) * 1000)
+        conn.execute(f"SET statement_timeout = {timeout_ms}")
         return conn
 
     def _listen_url(self) -> str | None:
         return self.settings.listen_url or self.runtime.listen_url()
 
     def _connect_listener(self) -> psycopg.Connection[Any]:
-        url = self._listen_url() or self.runtime.database_url()
-        return connect(url, **WORKER_CONNECTION_OPTIONS)
+        return self._guarded_connect(self._listen_url() or self.runtime.database_url())
 
     def _may_listen(self) -> bool:
         """LISTEN unless the work URL goes through a pooler and no direct URL is given."""
@@ -168,6 +178,7 @@ class Worker(FlowControl):
         while True:
             self._reap()
             self._enforce_deadlines()
+            self._enforce_lease()
             self._reconnect_if_due()
             if self.stopping and not announced_stop:
                 announced_stop = True
@@ -186,7 +197,8 @@ class Worker(FlowControl):
                 self._release_held()
                 self._retire_all_spares()
             self._start_held()
-            self._flow_claim_if_due()  # rate-limited and key-limited tasks (pq/worker/flow.py)
+            if self._lease_left() > 0:  # (out of lease: do not start anything new)
+                self._flow_claim_if_due()  # rate- and key-limited tasks (pq/worker/flow.py)
             if self._may_claim():
                 self._claim_and_fork()  # also records the attempts that ended: one commit
                 continue  # re-check before sleeping: an empty claim may have ended a burst
@@ -218,6 +230,8 @@ class Worker(FlowControl):
     def _may_claim(self) -> bool:
         if self.stopping or self._claim_limit() <= 0 or not self.link.up:
             return False
+        if self._lease_left() <= 0:  # a heartbeat must renew it first (see _enforce_lease)
+            return False
         if not self.queues:  # every queue of this worker is paused
             self.maybe_work = False
             return False
@@ -227,6 +241,10 @@ class Worker(FlowControl):
         return self.maybe_work or now >= self.next_poll
 
     def _claim_and_fork(self) -> None:
+        if has_raw(self.finished):  # a large result goes on its own (pq/store/staging.py)
+            self._flush()
+            if self.finished:
+                return  # not written yet (outage, lock wait): claim on a later turn
         limit = self._claim_limit()
         began = time.perf_counter()
         try:
@@ -268,6 +286,8 @@ class Worker(FlowControl):
         wake_at += [c.deadline for c in self.children.values() if c.deadline and not c.killed_for]
         if self.stopping:
             wake_at.append(self.stop_deadline)
+        if self.children and (lease_left := self._lease_left()) > 0:
+            wake_at.append(now + lease_left)
         if (deferred := self.damper.wake_at()) is not None:
             wake_at.append(deferred)
         if not self.link.complete:

@@ -20,6 +20,7 @@ class KillReason(enum.Enum):
     TIMEOUT = "timeout"
     CANCEL = "cancel"
     SHUTDOWN = "shutdown"
+    LEASE = "lease"  # the lease could not be renewed (database unreachable): see upkeep.py
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,14 @@ def _from_kill(
         )
     if reason is KillReason.CANCEL:
         return Outcome(OutcomeKind.CANCELLED, error="cancelled while running", signal=signum)
+    if reason is KillReason.LEASE:
+        return Outcome(
+            OutcomeKind.INTERRUPTED,
+            error="the worker could not reach the database to renew its lease and stopped the "
+            "task before another worker could take it over",
+            signal=signum,
+            exit_code=code,
+        )
     return Outcome(
         OutcomeKind.INTERRUPTED,
         error="the worker shut down before the task finished",

@@ -42,6 +42,10 @@ class Recording(WorkerState):
     def _record_one_by_one(self) -> dict[int, str] | None:
         """The batch held a value the database refuses: write each record alone, so only the
         bad one fails, and replace it by a failure that says why (never re-sent as is)."""
+        log.warning(
+            "the database refused a batch of %d record(s): writing them one by one",
+            len(self.finished),
+        )
         changed: dict[int, str] = {}
         for index, record in enumerate(self.finished):
             try:

@@ -10,6 +10,7 @@ so each sees the methods of the ones below it: `WorkerState` (this module) <- `R
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from pq.worker.attempt import Child
     from pq.worker.handoff import Spare
     from pq.worker.link import DatabaseLink
+    from pq.worker.stall import Guard
     from pq.worker.wakeup import SignalPipe
 
 
@@ -45,6 +47,7 @@ class WorkerState:
     # Set by Worker._attach when it runs: both take the worker's own bound methods.
     signals: SignalPipe
     link: DatabaseLink
+    guard: Guard
 
     def __init__(
         self,
@@ -77,6 +80,9 @@ class WorkerState:
         self.next_poll = 0.0
         self.next_heartbeat = 0.0
         self.next_rescue = 0.0
+        # When the last heartbeat (or registration) that succeeded was sent: the database
+        # stamped it later, so the lease peers see runs out after lease_from + lease.
+        self.lease_from = 0.0
         self.worker_id = 0
         self.waiter = Waiter()
         # ticks only of the schedules this worker could run itself (see Scheduler)
@@ -92,3 +98,9 @@ class WorkerState:
         self.awaited_retries: dict[int, float] = {}
         self.due_retries: dict[int, float] = {}
         self.priorities = settings.priority_list
+
+    def _lease_left(self) -> float:
+        """Seconds before this worker must stop running tasks, its lease not renewed: a
+        margin before peers may take it for lost (and run its tasks again)."""
+        margin = min(1.0, self.settings.lease / 4)
+        return self.lease_from + self.settings.lease - margin - time.monotonic()

@@ -20,6 +20,7 @@ from pq.worker.limits import Limits
 from pq.worker.outcome import KillReason, Outcome, Usage, classify, usage_of
 from pq.worker.recording import Recording
 from pq.worker.rowcheck import row_problem
+from pq.worker.tree import kill_tree
 
 log = logging.getLogger("pq.worker")
 
@@ -115,7 +116,7 @@ class Supervision(Recording):
         child.read_available()
         self.waiter.unwatch(child.read_fd)
         child.close_pipe()
-        report = parse_report(bytes(child.report))
+        report = parse_report(child.report)  # not copied: a result may be large
         killed_for = child.killed_for
         if killed_for is None and self.stopping and _died_of_stop_signal(status):
             # The stop signal reached the task too (systemd's control-group kill, a signal to
@@ -159,11 +160,8 @@ class Supervision(Recording):
 
     def _kill(self, child: Child, reason: KillReason) -> None:
         child.killed_for = reason
-        # The whole process group: whatever the task started dies with it.
-        with suppress(ProcessLookupError, PermissionError):
-            os.killpg(child.pid, signal.SIGKILL)
-        # And the child itself by pid: a task that left its group (setpgid, setsid) is missed
-        # by the group kill, and would otherwise outlive its deadline and block the drain. Its
-        # pid cannot have been reused: it is ours until we reap it.
-        with suppress(ProcessLookupError):
-            os.kill(child.pid, signal.SIGKILL)
+        # The child, its process group and every descendant, however they regrouped
+        # (pq/worker/tree.py).
+        killed = kill_tree(child.pid)
+        if killed:
+            log.info("task %s: killed %d process(es) the task had started", child.row["id"], killed)

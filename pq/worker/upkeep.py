@@ -1,5 +1,5 @@
-"""The worker's duties besides running tasks: registration and heartbeat, queue pauses,
-rescue of lost peers, periodic ticks, and coming back after a database outage."""
+"""The worker's duties besides running tasks: registration, heartbeat and lease, queue
+pauses, rescue of lost peers, periodic ticks, and coming back after a database outage."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import time
 from pq.store.db import PsycopgExecutor
 from pq.telemetry import logs
 from pq.worker.fleet import register_worker, release_unowned_tasks, rescue_lost_tasks
+from pq.worker.link import STOPPING_PATIENCE, call_patience
+from pq.worker.outcome import KillReason
 from pq.worker.reuse import Reuse
 
 log = logging.getLogger("pq.worker")
@@ -16,7 +18,9 @@ log = logging.getLogger("pq.worker")
 
 class Upkeep(Reuse):
     def _register(self, ex: PsycopgExecutor) -> int:
+        sent = time.monotonic()
         worker_id = register_worker(self.queries, ex, self.settings)
+        self.lease_from = sent
         logs.process_fields["worker_id"] = worker_id  # on every JSON line, children's too
         return worker_id
 
@@ -28,9 +32,16 @@ class Upkeep(Reuse):
         self.link.call("heartbeating", self._heartbeat)
 
     def _heartbeat(self, ex: PsycopgExecutor) -> None:
-        if not self.queries.worker_heartbeat(ex, self.worker_id):
-            # Declared lost (e.g. frozen longer than the lease): our running attempts were
-            # rescued and are fenced against us. Register again for new claims.
+        sent = time.monotonic()
+        if self.queries.worker_heartbeat(ex, self.worker_id):
+            self.lease_from = sent
+        else:
+            # Declared lost (e.g. cut off longer than the lease): our running attempts were
+            # rescued and are fenced against us, and so were the rows we held: a peer may
+            # run them now. Register again for new claims.
+            if self.held:
+                log.warning("dropping %d task(s) claimed ahead: rescued by peers", len(self.held))
+                self.held.clear()
             old, self.worker_id = self.worker_id, self._register(ex)
             log.error(
                 "worker %s was declared lost by the fleet (no heartbeat within %gs); "
@@ -102,3 +113,36 @@ class Upkeep(Reuse):
             self.next_rescue = time.monotonic() + self.settings.lease
         if self.link.complete and listener_was_down:
             self.maybe_work = True  # notifications sent while it was down are gone
+
+    # -- while a database call waits (pq/worker/stall.py) --------------------------------------
+    def _supervise_waiting(self) -> None:
+        """Runs every few tenths of a second inside a database call that waits. Stop signals
+        have set their flags already (handlers run while we wait); here only kills happen,
+        which need no database and leave the set of children as it is."""
+        self._enforce_deadlines()
+        self._enforce_lease()
+
+    def _call_patience(self) -> float:
+        patience = call_patience(self.settings.lease)
+        return min(patience, STOPPING_PATIENCE) if self.stopping else patience
+
+    def _enforce_lease(self) -> None:
+        """Stops the running tasks before the lease runs out unrenewed.
+
+        Past the lease a peer may declare this worker lost and run its tasks again; the
+        fence keeps the database from recording both, but only stopping our copy first keeps
+        two from running at once. They end interrupted (retried when allowed), as a rescue
+        would have ended them; if a peer did rescue them, that record is fenced out.
+        """
+        if not self.children or self._lease_left() > 0:
+            return
+        doomed = [c for c in self.children.values() if c.killed_for is None]
+        if doomed:
+            log.error(
+                "could not renew this worker's lease for %.1fs (database unreachable): "
+                "stopping its %d running task(s) before other workers may take them over",
+                time.monotonic() - self.lease_from,
+                len(doomed),
+            )
+        for child in doomed:
+            self._kill(child, KillReason.LEASE)

@@ -68,3 +68,41 @@ def leave_own_group_then_sleep(seconds: float) -> None:
 
     os.setpgid(0, os.getpgid(os.getppid()))
     time.sleep(seconds)
+
+
+def start_detached_sleep(pidfile: str, seconds: float) -> None:
+    """Starts a `sleep 60` in a session of its own, out of reach of a process-group kill."""
+    import subprocess
+
+    proc = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    Path(pidfile).write_text(str(proc.pid))
+    time.sleep(seconds)
+
+
+def start_daemon_sleep(pidfile: str, seconds: float) -> None:
+    """Daemonizes a `sleep 60` the classic way (fork, setsid, fork, the middle one exits),
+    so the sleep is nobody's child it started and sits in a session of its own."""
+    import os
+
+    middle = os.fork()
+    if middle == 0:
+        try:
+            os.setsid()
+            if os.fork() == 0:
+                Path(pidfile + ".tmp").write_text(str(os.getpid()))
+                os.rename(pidfile + ".tmp", pidfile)
+                os.execvp("sleep", ["sleep", "60"])
+        finally:
+            os._exit(0)
+    os.waitpid(middle, 0)
+    time.sleep(seconds)
+
+
+def return_big_document(mib: float) -> dict[str, object]:
+    """A large result with escapes and non-ASCII text in it (its JSON is about `mib` MiB)."""
+    unit = 'caf\u00e9 "quoted"\n\\ '  # 15 characters, 26 bytes of JSON
+    return {"text": unit * int(mib * 2**20 / 26), "tail": [1, 2.5, None, True]}
+
+
+def size_of(document: dict[str, object]) -> int:
+    return len(str(document["text"]))

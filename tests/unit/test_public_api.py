@@ -14,6 +14,7 @@ def test_exported_names_are_pinned() -> None:
         "Attempt",
         "Backoff",
         "ConfigurationError",
+        "CorruptRowError",
         "DatabaseUnavailableError",
         "DuplicateClientIdError",
         "InvalidScheduleError",
