@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
 
 import psycopg
+from psycopg.types.json import set_json_loads
 from psycopg_pool import ConnectionPool
 
 from pq.models import OutcomeKind, Priority
@@ -25,7 +26,7 @@ from pq.producer.task import TaskDecorator, TaskFunction, TaskOptions
 from pq.registry import Registry, default_include, task_name_of
 from pq.retry import Backoff
 from pq.runtime import Runtime
-from pq.serialization import Codec
+from pq.serialization import Codec, tolerant_json_loads
 from pq.settings import Settings, WorkerSettings
 from pq.store import embedded, pooler
 from pq.store.db import Executor, PsycopgExecutor, connect, fork_local_transaction, open_pool
@@ -61,6 +62,12 @@ def _forget_pools_in_child() -> None:
 
 
 os.register_at_fork(after_in_child=_forget_pools_in_child)
+
+
+def _tolerant_json(conn: psycopg.Connection[Any]) -> None:
+    # A row's JSON nested too deep for Python's parser (written by plain SQL) is read as an
+    # Undecodable value instead of failing the statement (Task.from_row shows it as invalid).
+    set_json_loads(tolerant_json_loads, conn)
 
 
 def _creating_module() -> str | None:
@@ -153,6 +160,7 @@ class PQ(EnqueueMixin, ReadingMixin, SchedulesMixin, OpsMixin):
                     self.database_url,
                     min_size=self.settings.pool_min_size,
                     max_size=self.settings.pool_max_size,
+                    configure=_tolerant_json,
                 )
             return self._pool
 

@@ -154,7 +154,7 @@ class ReadingMixin:
         most = POLL_MAX if self._listen_is_pooled() else None
         async with await async_connect(self.settings.listen_url or self.database_url) as conn:
             ex = AsyncPsycopgExecutor(conn)
-            await self.queries.listen_async(ex, self.queries.channel_done)
+            await self.queries.listen_done_async(ex)
             prefix = f"{task_id}:"
             while True:
                 row = await self.queries.task_get_async(ex, task_id)

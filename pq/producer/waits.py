@@ -139,7 +139,7 @@ class DoneListener:
             with self._lock:
                 self._thread = None
             return None
-        self._queries.listen(PsycopgExecutor(conn), self._queries.channel_done)
+        self._queries.listen_done(PsycopgExecutor(conn))
         self._conn = conn
         return conn
 

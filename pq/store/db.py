@@ -11,7 +11,7 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from datetime import datetime
 from typing import Any, Protocol
@@ -185,12 +185,25 @@ async def async_connect(url: str) -> psycopg.AsyncConnection[Any]:
     return conn
 
 
-def open_pool(url: str, *, min_size: int, max_size: int) -> ConnectionPool[Any]:
-    """Opens the producer pool after checking once that the database answers."""
+def open_pool(
+    url: str,
+    *,
+    min_size: int,
+    max_size: int,
+    configure: Callable[[psycopg.Connection[Any]], None] | None = None,
+) -> ConnectionPool[Any]:
+    """Opens the producer pool after checking once that the database answers; `configure`
+    runs on each new connection."""
     connect(url).close()  # fail fast with a clear message rather than a pool timeout later
     kwargs: dict[str, Any] = {"prepare_threshold": None} if pooler.is_pooled(url) else {}
     pool: ConnectionPool[Any] = ConnectionPool(
-        url, min_size=min_size, max_size=max_size, open=False, name="pq", kwargs=kwargs
+        url,
+        min_size=min_size,
+        max_size=max_size,
+        open=False,
+        name="pq",
+        kwargs=kwargs,
+        configure=configure,
     )
     pool.open()
     return pool

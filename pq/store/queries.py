@@ -1,7 +1,8 @@
 """The only module that runs SQL. One function per statement file in pq/store/sql/.
 
 Statements name their tables `{schema}.pq_*`; `Queries` splices in the quoted schema name
-once (the name is validated in settings, so this is not an injection point).
+once (the name is validated in settings, so this is not an injection point) and leaves out
+comment lines (psycopg caches how it parsed a statement only up to 4 KiB).
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from pq.store.queries_worker import WorkerQueries
 
 @cache
 def _statement(name: str) -> str:
-    return resources.files("pq.store").joinpath("sql", f"{name}.sql").read_text(encoding="utf-8")
+    text = resources.files("pq.store").joinpath("sql", f"{name}.sql").read_text(encoding="utf-8")
+    return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
 
 
 def migration_text(filename: str) -> str:
@@ -74,10 +76,8 @@ class Queries(FlowQueries, WorkerQueries):
         self._texts: dict[str, str] = {}
 
     def sql(self, name: str) -> str:
-        text = self._texts.get(name)
-        if text is None:
-            text = _statement(name).replace("{schema}", self._quoted)
-            self._texts[name] = text
+        if (text := self._texts.get(name)) is None:
+            text = self._texts[name] = _statement(name).replace("{schema}", self._quoted)
         return text
 
     def render(self, text: str) -> str:
@@ -189,8 +189,7 @@ class Queries(FlowQueries, WorkerQueries):
         """Records finished attempts; returns {id: new status} of the rows that changed (the
         fence held). 'pending' means a retry or a promoted upsert version; rows inserted by
         workflow links (next chain step, chord callback) are in it too: new work."""
-        sql = self.sql(self._finish_statement(finished))
-        return self._changed(ex.fetch(sql, self._finish_params(finished)))
+        return self._changed(self._finish_rows(ex, finished))
 
     def task_get(self, ex: Executor, task_id: int) -> Row | None:
         rows = ex.fetch(self.sql("task_get"), {"id": task_id})

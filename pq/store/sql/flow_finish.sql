@@ -20,12 +20,18 @@
 -- Flow control: a retry of a rate-limited or key-limited row goes back to 'waiting'; the
 --   end of a key-limited row sends 'w:<queue>' (the next task of its key may start).
 -- Returns one row per changed task (kind 'done') and per new workflow row (kind 'new').
--- Locks: the updated rows, by primary key; the chord rows of completed members.
+-- Waiters: the done NOTIFY goes out only when a session waits for task ends (see
+--   task_finish.sql and channel_done_wait.sql). Params: done_key.
+-- Locks: the updated rows, by primary key; the chord rows of completed members; one done
+--   slot's advisory lock, when free, to commit.
 WITH finished AS (
     SELECT *
     FROM jsonb_to_recordset(%(rows)s::jsonb) AS r(
         id bigint, attempt integer, worker_id bigint, status text, outcome text,
         error text, result jsonb, retry_at timestamptz, record jsonb)
+),
+awaited AS (  -- a volatile call: evaluated once
+    SELECT NOT pg_try_advisory_xact_lock(%(done_key)s::integer, pg_backend_pid() %% 8) AS anyone
 ),
 done AS (
 UPDATE {schema}.pq_tasks AS t
@@ -119,7 +125,9 @@ inserted AS (
     RETURNING id, status, queue, run_at
 )
 SELECT 'done' AS kind, d.id, d.status,
-       pg_notify(%(channel_done)s, d.id::text || ':' || d.status)::text AS notified_done,
+       CASE WHEN (SELECT anyone FROM awaited)
+            THEN pg_notify(%(channel_done)s, d.id::text || ':' || d.status)::text
+       END AS notified_done,
        CASE WHEN d.status IN ('pending', 'waiting') AND d.run_at <= now()
             THEN pg_notify(%(channel)s, CASE d.status WHEN 'waiting' THEN 'w:' ELSE 't:' END || d.queue)::text
             -- a key-limited task ended: the next one of its key may start now

@@ -15,12 +15,18 @@
 -- Workflows: a batch holding a chain step or chord member is written by flow_finish.sql
 --   instead: this statement plus the links. The UPDATE of both is the same text (a unit test
 --   keeps them in step), so tasks outside workflows pay nothing for them.
--- Locks: the updated rows, by primary key.
+-- Waiters: the done NOTIFY goes out only when a session waits for task ends (it holds the
+--   shared lock of channel_done_wait.sql, so our try of one slot fails); a NOTIFY nobody
+--   waits for would still wake every listening session of the database. Params: done_key.
+-- Locks: the updated rows, by primary key; one done slot's advisory lock, when free, to commit.
 WITH finished AS (
     SELECT *
     FROM jsonb_to_recordset(%(rows)s::jsonb) AS r(
         id bigint, attempt integer, worker_id bigint, status text, outcome text,
         error text, result jsonb, retry_at timestamptz, record jsonb)
+),
+awaited AS (  -- a volatile call: evaluated once, before the update
+    SELECT NOT pg_try_advisory_xact_lock(%(done_key)s::integer, pg_backend_pid() %% 8) AS anyone
 )
 UPDATE {schema}.pq_tasks AS t
 SET status      = CASE WHEN t.parked IS NOT NULL THEN 'pending'
@@ -54,13 +60,14 @@ SET status      = CASE WHEN t.parked IS NOT NULL THEN 'pending'
     max_attempts = COALESCE((t.parked->>'max_attempts')::integer, t.max_attempts),
     attempts     = CASE WHEN t.parked IS NOT NULL THEN 0 ELSE t.attempts END,
     parked       = NULL
-FROM finished AS f
+FROM finished AS f CROSS JOIN awaited AS w
 WHERE t.id = f.id
   AND t.attempts = f.attempt
   AND t.worker_id = f.worker_id
   AND t.status = 'running'
 RETURNING 'done' AS kind, t.id, t.status, t.queue,
-          pg_notify(%(channel_done)s, t.id::text || ':' || t.status) AS notified_done,
+          CASE WHEN w.anyone THEN pg_notify(%(channel_done)s, t.id::text || ':' || t.status)
+          END AS notified_done,
           CASE WHEN t.status IN ('pending', 'waiting') AND t.run_at <= now()
                THEN pg_notify(%(channel)s, CASE t.status WHEN 'waiting' THEN 'w:' ELSE 't:' END
                                            || t.queue)

@@ -1,0 +1,214 @@
+"""Thundering herd: database commits per task as workers are added, on the same drain.
+
+    python benchmarks/bench_herd.py [--tasks 4000] [--producers 2] [--workers 8]
+
+For 1 worker x 2 and N workers x 2 (default 8), each on the same work:
+- stream: `--producers` processes enqueue `--tasks` no-op tasks one by one (`.delay()` with
+  pq's default notify window) into running, listening workers;
+- backlog: `--tasks` no-op tasks inserted in one statement, then the workers start and drain.
+Commits are pg_stat_database.xact_commit of a database of its own, read before the workers
+start and after they exit (a backend's counts reach pg_stat_database late while it lives, all
+of them when it exits), minus this script's own statements. They include everything: the
+producers' enqueues and notifications, the workers' start, heartbeats, claims (empty ones too),
+records and stop. Target (issue 13): N x 2 within 1.5x the commits per task of 1 x 2.
+Nothing is asserted: the figures and ratios of one run are printed, with the load average.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import psycopg
+from psycopg import sql
+
+from benchmarks._worker_bench import ROOT
+from pq import PQ
+from pq.store.embedded import resolve_database_url
+
+SCHEMA = "pq_bench_herd"
+app = PQ()  # the worker subprocesses import this module: PQ_DATABASE_URL and PQ_SCHEMA
+
+
+@app.task(name="benchmarks.bench_herd:noop")  # not __main__ when run as a script
+def noop() -> None:
+    return None
+
+
+@contextmanager
+def scratch_database() -> Iterator[PQ]:
+    """A database of its own (pg_stat_database counts per database), dropped after."""
+    server = resolve_database_url(None)
+    info = psycopg.conninfo.conninfo_to_dict(server)
+    info["dbname"] = SCHEMA
+    url = psycopg.conninfo.make_conninfo(**info)  # type: ignore[arg-type]
+    drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(SCHEMA))
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(drop)
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(SCHEMA)))
+    bench = PQ(url, schema=SCHEMA)
+    bench.run_db_migrations()
+    try:
+        yield bench
+    finally:
+        bench.close()
+        with psycopg.connect(server, autocommit=True) as conn:
+            conn.execute(drop)
+
+
+class Monitor:
+    """This script's own connection; counts its statements (each one a commit) to subtract."""
+
+    def __init__(self, url: str) -> None:
+        self.conn = psycopg.connect(url, autocommit=True)
+        self.statements = 0
+
+    def value(self, query: sql.Composable | str, *params: Any) -> int:
+        self.statements += 1
+        row = self.conn.execute(query, params or None).fetchone()
+        return int(row[0]) if row and row[0] is not None else 0
+
+    def commits(self) -> int:
+        self.conn.execute("SELECT pg_stat_clear_snapshot()")
+        return self.value(
+            "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
+        )
+
+    def wait(self, query: sql.Composable, until: int) -> None:
+        while self.value(query) < until:
+            time.sleep(0.1)
+
+
+def _q(text: str) -> sql.Composed:
+    return sql.SQL(text).format(sql.Identifier(SCHEMA))
+
+
+@contextmanager
+def workers(url: str, count: int) -> Iterator[None]:
+    env = {
+        **os.environ,
+        "PQ_DATABASE_URL": url,
+        "PQ_SCHEMA": SCHEMA,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+    }
+    pq_bin = Path(sys.executable).with_name("pq")
+    command = [str(pq_bin), "worker", "benchmarks.bench_herd:app", "--log-level", "WARNING"]
+    procs = [
+        subprocess.Popen([*command, "--concurrency", "2"], env=env, cwd=ROOT) for _ in range(count)
+    ]
+    try:
+        yield
+    finally:
+        for proc in procs:
+            proc.send_signal(signal.SIGTERM)
+        for proc in procs:
+            proc.wait(60)
+
+
+def _produce(url: str, count: int, go: Any) -> None:
+    producer = PQ(url, schema=SCHEMA)
+    producer.enqueue(noop, queue="warm-up")  # connect before the clock starts
+    go.wait()
+    for _ in range(count):
+        producer.enqueue(noop)
+    producer.close()
+
+
+def stream(url: str, tasks: int, producers: int, monitor: Monitor, worker_count: int) -> None:
+    """Producers enqueue one by one into running workers."""
+    ctx = multiprocessing.get_context("fork")
+    go = ctx.Event()
+    per = tasks // producers
+    procs = [ctx.Process(target=_produce, args=(url, per, go)) for _ in range(producers)]
+    for proc in procs:
+        proc.start()
+    live = _q("SELECT count(*) FROM {}.pq_workers WHERE stopped_at IS NULL")
+    monitor.wait(live, worker_count)
+    time.sleep(0.5)  # every producer connected, every worker listening
+    go.set()
+    monitor.wait(_q("SELECT count(*) FROM {}.pq_tasks WHERE status = 'completed'"), per * producers)
+    for proc in procs:
+        proc.join()
+
+
+def backlog(url: str, tasks: int, monitor: Monitor) -> None:
+    """Started on a queue already holding every task."""
+    monitor.wait(_q("SELECT count(*) FROM {}.pq_tasks WHERE status = 'completed'"), tasks)
+
+
+def measure(
+    bench: PQ, kind: str, worker_count: int, options: argparse.Namespace
+) -> tuple[float, float]:
+    """(commits per task, tasks per second) of one drain."""
+    url = bench.database_url
+    monitor = Monitor(url)
+    monitor.value(_q("WITH d AS (DELETE FROM {}.pq_tasks RETURNING 1) SELECT count(*) FROM d"))
+    if kind == "backlog":
+        monitor.value(
+            _q(
+                "WITH i AS (INSERT INTO {}.pq_tasks (name, args) "
+                "SELECT 'benchmarks.bench_herd:noop', '[]'::jsonb "
+                "FROM generate_series(1, %s) RETURNING 1) SELECT count(*) FROM i"
+            ),
+            options.tasks,
+        )
+    time.sleep(1.0)  # earlier backends' counts have reached pg_stat_database
+    before = monitor.commits()
+    mark = monitor.statements
+    started = time.monotonic()
+    with workers(url, worker_count):
+        if kind == "stream":
+            stream(url, options.tasks, options.producers, monitor, worker_count)
+        else:
+            backlog(url, options.tasks, monitor)
+        elapsed = time.monotonic() - started
+    time.sleep(1.0)  # the workers' backends have exited and flushed their counts
+    spent = monitor.commits() - before - (monitor.statements - mark)
+    monitor.conn.close()
+    tasks = (
+        options.tasks
+        if kind == "backlog"
+        else options.tasks // options.producers * options.producers
+    )
+    return spent / tasks, tasks / elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--tasks", type=int, default=4000)
+    parser.add_argument("--producers", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=8)
+    options = parser.parse_args()
+    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    with scratch_database() as bench:
+        for kind in ("stream", "backlog"):
+            what = (
+                f"{options.producers} producers enqueue one by one"
+                if kind == "stream"
+                else "backlog inserted first"
+            )
+            print(f"{kind}: {options.tasks} no-op tasks, {what}")
+            one, one_rate = measure(bench, kind, 1, options)
+            many, many_rate = measure(bench, kind, options.workers, options)
+            print(f"  1 worker x 2:   {one:5.2f} commits/task  {one_rate:7.0f} tasks/s")
+            print(
+                f"  {options.workers} workers x 2:  {many:5.2f} commits/task  {many_rate:7.0f} "
+                f"tasks/s   ratio {many / one:.2f} (target <= 1.5), "
+                f"rate x{many_rate / one_rate:.2f}"
+            )
+    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+
+
+if __name__ == "__main__":
+    main()
