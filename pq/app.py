@@ -29,7 +29,14 @@ from pq.runtime import Runtime
 from pq.serialization import Codec, tolerant_json_loads
 from pq.settings import Settings, WorkerSettings
 from pq.store import embedded, pooler
-from pq.store.db import Executor, PsycopgExecutor, connect, fork_local_transaction, open_pool
+from pq.store.db import (
+    Executor,
+    PsycopgExecutor,
+    autocommitted,
+    connect,
+    fork_local_transaction,
+    open_pool,
+)
 from pq.store.migrate import Migration, apply_migrations
 from pq.store.queries import Queries
 
@@ -165,8 +172,13 @@ class PQ(EnqueueMixin, ReadingMixin, SchedulesMixin, OpsMixin):
             return self._pool
 
     @contextmanager
-    def executor(self, connection: Any = None) -> Iterator[Executor]:
-        """Our pool (committed on success) or, with `connection=`, the caller's transaction."""
+    def executor(
+        self, connection: Any = None, *, one_statement: bool = False
+    ) -> Iterator[Executor]:
+        """Our pool (committed on success) or, with `connection=`, the caller's transaction.
+
+        one_statement: the block runs a single statement, so on our pool it runs in autocommit
+        and commits in its own round trip (see pq.store.db.autocommitted)."""
         if connection is not None:
             from pq.store.db import executor_for  # callers' drivers are imported only when used
 
@@ -177,7 +189,11 @@ class PQ(EnqueueMixin, ReadingMixin, SchedulesMixin, OpsMixin):
                 yield PsycopgExecutor(conn)
             return
         with self._get_pool().connection() as conn:
-            yield PsycopgExecutor(conn)
+            if one_statement:
+                with autocommitted(conn):
+                    yield PsycopgExecutor(conn)
+            else:
+                yield PsycopgExecutor(conn)
 
     def connect(self) -> psycopg.Connection[Any]:
         """A new autocommit connection of this app's own (the worker holds two of these)."""

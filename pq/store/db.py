@@ -39,6 +39,10 @@ class Executor(Protocol):
         """Streams rows into a `COPY ... FROM STDIN` statement."""
         ...
 
+    def copy_text(self, statement: str, chunks: Iterable[str]) -> None:
+        """Streams data already in COPY's text format into a `COPY ... FROM STDIN`."""
+        ...
+
 
 class PsycopgExecutor:
     """Executor over a psycopg 3 connection; commits are the caller's business.
@@ -74,6 +78,12 @@ class PsycopgExecutor:
         with self.conn.cursor() as cur, cur.copy(statement) as copy:
             for row in rows:
                 copy.write_row(row)
+
+    def copy_text(self, statement: str, chunks: Iterable[str]) -> None:
+        """Streams data already in COPY's text format into a `COPY ... FROM STDIN`."""
+        with self.conn.cursor() as cur, cur.copy(statement) as copy:
+            for chunk in chunks:
+                copy.write(chunk)
 
 
 def connect(
@@ -130,6 +140,23 @@ def fork_local_transaction(url: str) -> Iterator[psycopg.Connection[Any]]:
             conn.rollback()
             raise
         conn.commit()
+
+
+@contextmanager
+def autocommitted(conn: psycopg.Connection[Any]) -> Iterator[psycopg.Connection[Any]]:
+    """A pooled connection in autocommit for a block that runs one statement: the statement
+    is its own transaction and commits in the round trip that runs it, where BEGIN, the
+    statement and COMMIT take three (an enqueue is one INSERT: this is most of its cost)."""
+    conn.autocommit = True
+    try:
+        yield conn
+    finally:
+        try:
+            conn.autocommit = False
+        except psycopg.Error:
+            # Only a broken connection refuses (autocommit leaves no transaction open). The
+            # pool drops a closed connection, so it never lends one still in autocommit.
+            conn.close()
 
 
 def close_fork_local() -> None:
@@ -243,6 +270,10 @@ class Psycopg2Executor:
         buffer.seek(0)
         with self.conn.cursor() as cur:
             cur.copy_expert(statement, buffer)
+
+    def copy_text(self, statement: str, chunks: Iterable[str]) -> None:
+        with self.conn.cursor() as cur:
+            cur.copy_expert(statement, io.StringIO("".join(chunks)))
 
 
 def _copy_text(value: Any) -> str:
