@@ -7,7 +7,6 @@ comment lines (psycopg caches how it parsed a statement only up to 4 KiB).
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -19,6 +18,7 @@ from psycopg.rows import dict_row
 
 from pq.store.db import Executor, PsycopgExecutor, Row
 from pq.store.queries_flow import FlowQueries
+from pq.store.queries_migrate import MigrationQueries
 from pq.store.queries_worker import WorkerQueries
 from pq.store.rows import NewTaskRow, task_copy_text
 
@@ -40,8 +40,9 @@ def migration_files() -> list[str]:
     return sorted(p.name for p in folder.iterdir() if p.name.endswith(".sql"))
 
 
-class Queries(FlowQueries, WorkerQueries):
-    """The statements of one schema (workflow and flow-control ones in queries_flow.py)."""
+class Queries(FlowQueries, WorkerQueries, MigrationQueries):
+    """The statements of one schema (workflow and flow-control ones in queries_flow.py,
+    the migration runner's in queries_migrate.py)."""
 
     def __init__(self, schema: str) -> None:
         self.schema = schema
@@ -57,28 +58,6 @@ class Queries(FlowQueries, WorkerQueries):
 
     def render(self, text: str) -> str:
         return text.replace("{schema}", self._quoted)
-
-    # -- migrations --------------------------------------------------------------------------
-    def migration_lock(self, ex: Executor) -> None:
-        key = int.from_bytes(
-            hashlib.sha256(f"pq:{self.schema}".encode()).digest()[:8], "big", signed=True
-        )
-        ex.fetch(self.sql("migration_lock"), {"key": key})
-
-    def schema_create(self, ex: Executor) -> None:
-        ex.fetch(self.sql("schema_create"), {})
-
-    def migration_applied_versions(self, ex: Executor) -> list[int]:
-        rows = ex.fetch(
-            self.sql("migration_table_exists"), {"table_name": f"{self._quoted}.pq_migrations"}
-        )
-        if not rows[0]["present"]:
-            return []
-        return [r["version"] for r in ex.fetch(self.sql("migration_list_applied"), {})]
-
-    def migration_apply(self, ex: Executor, version: int, name: str, text: str) -> None:
-        ex.fetch(self.render(text), {})
-        ex.fetch(self.sql("migration_record"), {"version": version, "name": name})
 
     # -- tasks -------------------------------------------------------------------------------
     def task_insert(self, ex: Executor, row: NewTaskRow, *, notify: bool = True) -> int:

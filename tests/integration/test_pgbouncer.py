@@ -16,7 +16,7 @@ import pytest
 from worker_procs import running_workers
 
 from pq import PQ
-from taskmods import funcs
+from taskmods import funcs, hostile
 from waiting import wait_until
 
 
@@ -219,3 +219,17 @@ def test_periodic_ticks_through_the_bouncer(pooled_url: str, db_url: str, tmp_pa
     app.close()
     for log in tmp_path.glob("worker*.log"):
         assert "Traceback" not in log.read_text()
+
+
+def test_a_large_result_is_recorded_through_the_bouncer(pooled_url: str) -> None:
+    # A result of 1 MiB or more is streamed into a temporary table (pq/store/staging.py):
+    # made, filled and read inside one transaction, so it holds behind a transaction pooler.
+    app = PQ(pooled_url)
+    big = app.task(hostile.return_big_document).delay(2)
+    small = app.task(funcs.add).delay(1, 2)
+    try:
+        assert app.run_worker(burst=True, concurrency=2) == 2
+        assert big.result(timeout=10) == hostile.return_big_document(2)
+        assert small.result(timeout=10) == 3
+    finally:
+        app.close()
