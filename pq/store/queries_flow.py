@@ -14,8 +14,11 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from pq.store.db import PsycopgExecutor
+from pq.store.staging import finish_staged, has_raw
+
 if TYPE_CHECKING:
-    from pq.store.db import AsyncExecutor, Executor, Row
+    from pq.store.db import Executor, Row
 
 
 class FlowQueries:
@@ -35,6 +38,15 @@ class FlowQueries:
             "done_key": self.done_key,
         }
 
+    def _finish_rows(self, ex: Executor, finished: list[dict[str, Any]]) -> list[Row]:
+        """Runs task_finish or flow_finish; a batch holding a large result as the child sent
+        it (RawJson) streams its rows through COPY instead (pq/store/staging.py)."""
+        sql = self.sql(self._finish_statement(finished))
+        if has_raw(finished) and isinstance(ex, PsycopgExecutor):
+            params = {**self._finish_params([]), "rows": finished}
+            return finish_staged(ex.conn, sql, params)
+        return ex.fetch(sql, self._finish_params(finished))
+
     @property
     def done_key(self) -> int:
         """The advisory lock key (an int4, per schema) of "someone waits for task ends"."""
@@ -45,11 +57,6 @@ class FlowQueries:
         lock they skip the done NOTIFY: see channel_done_wait.sql). Before any row is read."""
         ex.fetch(self.sql("channel_listen").replace("{channel}", f'"{self.channel_done}"'), {})
         ex.fetch(self.sql("channel_done_wait"), {"done_key": self.done_key})
-
-    async def listen_done_async(self, ex: AsyncExecutor) -> None:
-        listen = self.sql("channel_listen").replace("{channel}", f'"{self.channel_done}"')
-        await ex.fetch(listen, {})
-        await ex.fetch(self.sql("channel_done_wait"), {"done_key": self.done_key})
 
     @staticmethod
     def _finish_statement(finished: list[dict[str, Any]]) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 from pq.models import OutcomeKind
 from pq.retry import retry_at
 from pq.serialization import storable_text
+from pq.store.staging import RawJson
 from pq.worker.limits import Limits
 from pq.worker.outcome import KillReason, Outcome, Usage, summary
 
@@ -63,14 +64,21 @@ class Child:
             os.close(self.read_fd)
 
 
-def parse_report(data: bytes) -> dict[str, Any] | None:
+def parse_report(data: bytes | bytearray) -> dict[str, Any] | None:
+    """The child's report; a large result that follows it after a newline (see
+    pq/worker/child.py) is kept as the bytes it came in (RawJson), not decoded."""
     if not data:
         return None
+    newline = data.find(b"\n")
     try:
-        report = json.loads(data)
+        report = json.loads(data if newline < 0 else data[:newline])
     except ValueError:
         return None  # cut short by a kill in the middle of writing
-    return report if isinstance(report, dict) else None
+    if not isinstance(report, dict):
+        return None
+    if newline >= 0:
+        report["result"] = RawJson(memoryview(data)[newline + 1 :])
+    return report
 
 
 def _next_status(row: dict[str, Any], outcome: Outcome) -> tuple[str, datetime | None]:

@@ -43,7 +43,13 @@ _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 # The largest report (the JSON of a result, or of an error) a task may send: well under
 # Postgres' 256 MiB limit for one value, with room for the rest of the record.
 MAX_RESULT_BYTES = 64 * 2**20
+# From this size on, a result travels after its report as raw JSON the parent never decodes.
+RAW_RESULT_BYTES = 2**20
 
+
+# prctl looked up once, in the parent at import: loading libc and building the function
+# object in every child cost it CPU and copy-on-write page faults before each task.
+_prctl = ctypes.CDLL(None, use_errno=True).prctl if sys.platform.startswith("linux") else None
 
 # The report of the commonest ending (a task that returned None), encoded once in the parent.
 _SUCCESS_NONE = json.dumps({"ok": True, "result": None}).encode()
@@ -165,7 +171,7 @@ def encode_report(report: dict[str, Any]) -> bytes:
 def _payload_of(report: dict[str, Any]) -> bytes:
     """The report as it goes down the pipe, or a failure when it could never be stored."""
     try:
-        payload = json.dumps(report).encode()
+        payload = _encoded(report)
     except (TypeError, ValueError) as exc:
         return json.dumps(_failure(OutcomeKind.EXCEPTION, exc)).encode()
     if len(payload) > MAX_RESULT_BYTES:
@@ -178,6 +184,19 @@ def _payload_of(report: dict[str, Any]) -> bytes:
         )
         return json.dumps({"ok": False, "kind": "exception", "error": str(too_large)}).encode()
     return payload
+
+
+def _encoded(report: dict[str, Any]) -> bytes:
+    """One JSON object; a large result instead follows the rest of the report after a
+    newline (which json.dumps never writes), so that the parent can keep it as the bytes it
+    came in and record it without decoding it (pq/store/staging.py)."""
+    if not report.get("ok"):
+        return json.dumps(report).encode()
+    result = json.dumps(report.get("result")).encode()
+    head = json.dumps({k: v for k, v in report.items() if k != "result"}).encode()
+    if len(result) >= RAW_RESULT_BYTES:
+        return head + b"\n" + result
+    return head[:-1] + b', "result": ' + result + b"}"
 
 
 def _redacted(report: dict[str, Any], runtime: Runtime) -> dict[str, Any]:
@@ -226,10 +245,9 @@ def _become_independent(parent: int) -> None:
 def _die_with(parent: int) -> None:
     """A child never outlives its worker: nobody would enforce its max_runtime, and after
     the rescue a retry (or an upserted version) would run beside it."""
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL(None, use_errno=True)
+    if _prctl is not None:
         # prctl(PR_SET_PDEATHSIG, SIGKILL): the kernel kills us when the parent exits.
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        _prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
     else:  # no parent-death signal: a watchdog thread notices re-parenting instead
         threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
     if os.getppid() != parent:  # the parent died before the signal was armed

@@ -25,6 +25,7 @@ from pq.settings import WorkerSettings, build_worker_settings
 from pq.store import pooler
 from pq.store.db import PsycopgExecutor, connect
 from pq.store.migrate import check_schema_current
+from pq.store.staging import has_raw
 from pq.worker.attempt import Child
 from pq.worker.fleet import start_line
 from pq.worker.flow import FlowControl
@@ -240,6 +241,10 @@ class Worker(FlowControl):
         return self.maybe_work or now >= self.next_poll
 
     def _claim_and_fork(self) -> None:
+        if has_raw(self.finished):  # a large result goes on its own (pq/store/staging.py)
+            self._flush()
+            if self.finished:
+                return  # not written yet (outage, lock wait): claim on a later turn
         limit = self._claim_limit()
         began = time.perf_counter()
         try:

@@ -116,7 +116,7 @@ class Supervision(Recording):
         child.read_available()
         self.waiter.unwatch(child.read_fd)
         child.close_pipe()
-        report = parse_report(bytes(child.report))
+        report = parse_report(child.report)  # not copied: a result may be large
         killed_for = child.killed_for
         if killed_for is None and self.stopping and _died_of_stop_signal(status):
             # The stop signal reached the task too (systemd's control-group kill, a signal to

@@ -7,6 +7,7 @@ import signal
 from pathlib import Path
 
 import psycopg
+import pytest
 from workerproc import WorkerProcess, kill_orphans, registered_workers, terminate_backends, workers
 
 import pq
@@ -35,6 +36,36 @@ def test_kill_9_of_a_child_fails_that_task_and_the_worker_goes_on(
     task = app.get_task(victim)
     assert task is not None and task.outcome is OutcomeKind.MEMORY  # a SIGKILL pq did not send
     assert "SIGKILL" in (task.error or "")
+
+
+def _oldest(pids: list[int]) -> int:
+    """The child forked first (start time, field 22 of /proc/<pid>/stat)."""
+    return min(
+        pids, key=lambda pid: int(Path(f"/proc/{pid}/stat").read_text().rsplit(")")[-1].split()[19])
+    )
+
+
+@pytest.mark.parametrize(
+    "mode", [("--spares", "1"), ("--tasks-per-child", "5")], ids=["spares", "reuse"]
+)
+def test_kill_9_of_a_spare_run_or_reused_child_fails_only_its_task(
+    app: PQ, db_url: str, tmp_path: Path, mode: tuple[str, str]
+) -> None:
+    victim = app.enqueue(e2eapp.slow_no_retry, 60)
+    with workers(db_url, tmp_path, 1, *mode) as (worker,):
+        wait_until(lambda: status_of(app, victim) is TaskStatus.RUNNING, timeout=20)
+        # With spares, the waiting spare forked after the task's child is a child too.
+        children = wait_until(
+            lambda: len(c := worker.children()) == (2 if mode[0] == "--spares" else 1) and c,
+            timeout=20,
+        )
+        os.kill(_oldest(children), signal.SIGKILL)
+        wait_until(lambda: status_of(app, victim) is TaskStatus.FAILED, timeout=20)
+        after = app.enqueue(funcs.add, 2, 2)
+        wait_until(lambda: status_of(app, after) is TaskStatus.COMPLETED, timeout=20)
+        assert worker.proc.poll() is None
+    task = app.get_task(victim)
+    assert task is not None and task.outcome is OutcomeKind.MEMORY  # a SIGKILL pq did not send
 
 
 def test_kill_9_of_a_worker_mid_task_another_worker_rescues_and_reruns(

@@ -3,6 +3,8 @@ they share its process; a crash or timeout still ends only the task in flight.""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pq import PQ, OutcomeKind, TaskStatus
 from taskmods import funcs
 
@@ -35,6 +37,27 @@ def test_a_segfault_in_a_reused_child_fails_only_its_task(app: PQ) -> None:
     assert failed is not None and failed.outcome is OutcomeKind.CRASH
     assert "SIGSEGV" in (failed.error or "")
     assert _results(app, [before, *after]) == [1, 1, 2]  # the crash took its child along
+
+
+def _vm_data_bytes() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmData:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError("no VmData")
+
+
+def test_a_reused_child_whose_memory_grew_past_max_memory_is_replaced(app: PQ) -> None:
+    # The in-process worker's children start as big as this process: the limit leaves them
+    # room for their own allocations, and the task grows past it with memory it may keep.
+    limit = _vm_data_bytes() + 64 * 2**20
+    task = app.task(funcs.grow_rss_by, tasks_per_child=10, max_memory=limit)
+    small, grows, after, later = (task.delay(n).id for n in (1, limit // 2**20, 1, 1))
+    app.run_worker(burst=True)
+    pids = _results(app, [small, grows, after, later])
+    assert all(app.get_task(i).status is TaskStatus.COMPLETED for i in (small, grows, after))  # type: ignore[union-attr]
+    assert pids[0] == pids[1]  # reused: the same child ran the first two
+    assert pids[2] != pids[1]  # the grown child left after its task; a fresh one took over
+    assert pids[3] == pids[2]  # and is reused in turn
 
 
 def test_a_timeout_in_a_reused_child_kills_only_that_task(app: PQ) -> None:

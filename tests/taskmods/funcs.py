@@ -91,3 +91,18 @@ def bump_counter() -> int:
     global COUNTER
     COUNTER += 1
     return COUNTER
+
+
+_SHARED: list[object] = []
+
+
+def grow_rss_by(mib: int) -> int:
+    """Grows this process's resident memory by `mib` MiB that max_memory does not refuse
+    (shared memory: RLIMIT_DATA caps private memory only) and keeps it; returns the pid."""
+    import mmap
+
+    block = mmap.mmap(-1, mib * 2**20)  # anonymous and shared
+    for offset in range(0, len(block), mmap.PAGESIZE):
+        block[offset] = 1  # touch every page: now it is resident
+    _SHARED.append(block)
+    return os.getpid()

@@ -96,3 +96,13 @@ def start_daemon_sleep(pidfile: str, seconds: float) -> None:
             os._exit(0)
     os.waitpid(middle, 0)
     time.sleep(seconds)
+
+
+def return_big_document(mib: float) -> dict[str, object]:
+    """A large result with escapes and non-ASCII text in it (its JSON is about `mib` MiB)."""
+    unit = 'caf\u00e9 "quoted"\n\\ '  # 15 characters, 26 bytes of JSON
+    return {"text": unit * int(mib * 2**20 / 26), "tail": [1, 2.5, None, True]}
+
+
+def size_of(document: dict[str, object]) -> int:
+    return len(str(document["text"]))
