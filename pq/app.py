@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
 
 import psycopg
+from psycopg.types.json import set_json_loads
 from psycopg_pool import ConnectionPool
 
 from pq.models import OutcomeKind, Priority
@@ -25,10 +26,17 @@ from pq.producer.task import TaskDecorator, TaskFunction, TaskOptions
 from pq.registry import Registry, default_include, task_name_of
 from pq.retry import Backoff
 from pq.runtime import Runtime
-from pq.serialization import Codec
+from pq.serialization import Codec, tolerant_json_loads
 from pq.settings import Settings, WorkerSettings
 from pq.store import embedded, pooler
-from pq.store.db import Executor, PsycopgExecutor, connect, fork_local_transaction, open_pool
+from pq.store.db import (
+    Executor,
+    PsycopgExecutor,
+    autocommitted,
+    connect,
+    fork_local_transaction,
+    open_pool,
+)
 from pq.store.migrate import Migration, apply_migrations
 from pq.store.queries import Queries
 
@@ -61,6 +69,12 @@ def _forget_pools_in_child() -> None:
 
 
 os.register_at_fork(after_in_child=_forget_pools_in_child)
+
+
+def _tolerant_json(conn: psycopg.Connection[Any]) -> None:
+    # A row's JSON nested too deep for Python's parser (written by plain SQL) is read as an
+    # Undecodable value instead of failing the statement (Task.from_row shows it as invalid).
+    set_json_loads(tolerant_json_loads, conn)
 
 
 def _creating_module() -> str | None:
@@ -153,12 +167,18 @@ class PQ(EnqueueMixin, ReadingMixin, SchedulesMixin, OpsMixin):
                     self.database_url,
                     min_size=self.settings.pool_min_size,
                     max_size=self.settings.pool_max_size,
+                    configure=_tolerant_json,
                 )
             return self._pool
 
     @contextmanager
-    def executor(self, connection: Any = None) -> Iterator[Executor]:
-        """Our pool (committed on success) or, with `connection=`, the caller's transaction."""
+    def executor(
+        self, connection: Any = None, *, one_statement: bool = False
+    ) -> Iterator[Executor]:
+        """Our pool (committed on success) or, with `connection=`, the caller's transaction.
+
+        one_statement: the block runs a single statement, so on our pool it runs in autocommit
+        and commits in its own round trip (see pq.store.db.autocommitted)."""
         if connection is not None:
             from pq.store.db import executor_for  # callers' drivers are imported only when used
 
@@ -169,7 +189,11 @@ class PQ(EnqueueMixin, ReadingMixin, SchedulesMixin, OpsMixin):
                 yield PsycopgExecutor(conn)
             return
         with self._get_pool().connection() as conn:
-            yield PsycopgExecutor(conn)
+            if one_statement:
+                with autocommitted(conn):
+                    yield PsycopgExecutor(conn)
+            else:
+                yield PsycopgExecutor(conn)
 
     def connect(self) -> psycopg.Connection[Any]:
         """A new autocommit connection of this app's own (the worker holds two of these)."""

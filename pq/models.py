@@ -100,19 +100,28 @@ class Task(BaseModel):
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Task:
         """The snapshot of a row as the database returned it, whatever wrote it."""
-        try:
-            return cls.model_validate(row)
-        except ValidationError as exc:
-            bad = {str(e["loc"][0]) for e in exc.errors() if e["loc"]}
-            required = {name for name, f in cls.model_fields.items() if f.is_required()}
-            if not bad or bad & required or "invalid" in bad:
-                fields = ", ".join(sorted(bad)) or "?"
-                raise CorruptRowError(
-                    f"task {row.get('id')}: the row cannot be read ({fields} of the wrong "
-                    "type); fix or delete it with SQL"
-                ) from None
-            kept = {k: v for k, v in row.items() if k not in bad}
-            return cls.model_validate({**kept, "invalid": {k: row.get(k) for k in sorted(bad)}})
+        # A value that is not JSON at all: a document too deep to decode, read as Undecodable.
+        odd = {k for k, v in row.items() if k in cls.model_fields and not _plain(v)}
+        bad = set(odd)
+        if not odd:
+            try:
+                return cls.model_validate(row)
+            except ValidationError as exc:
+                bad = {str(e["loc"][0]) for e in exc.errors() if e["loc"]}
+        required = {name for name, f in cls.model_fields.items() if f.is_required()}
+        if not bad or bad & required or "invalid" in bad:
+            raise CorruptRowError(
+                f"task {row.get('id')}: the row cannot be read ({', '.join(sorted(bad))} of the "
+                "wrong type); fix or delete it with SQL"
+            )
+        kept = {k: v for k, v in row.items() if k not in bad}
+        invalid = {k: repr(row[k]) if k in odd else row.get(k) for k in sorted(bad)}
+        return cls.model_validate({**kept, "invalid": invalid})
+
+
+def _plain(value: Any) -> bool:
+    """Whether a column's value is what a database driver gives (JSON, text, numbers, times)."""
+    return value is None or isinstance(value, str | int | float | bool | list | dict | datetime)
 
 
 class Periodic(BaseModel):

@@ -75,11 +75,18 @@ class Codec:
 
     def encode_arguments(self, args: Sequence[Any], kwargs: Mapping[str, Any]) -> tuple[str, str]:
         """Returns (args JSON, kwargs JSON) ready for a jsonb column."""
-        encoded_args = [self.encode_value(v, what=f"argument {i}") for i, v in enumerate(args)]
+        if all(map(_plain, args)):  # stored as they are: no per-value encoding
+            args_json = _dumps(args if isinstance(args, list) else list(args))
+        else:
+            args_json = _dumps(
+                [self.encode_value(v, what=f"argument {i}") for i, v in enumerate(args)]
+            )
+        if not kwargs:
+            return args_json, "{}"
         encoded_kwargs = {
             k: self.encode_value(v, what=f"argument {k!r}") for k, v in kwargs.items()
         }
-        return json.dumps(encoded_args), json.dumps(encoded_kwargs)
+        return args_json, _dumps(encoded_kwargs)
 
     # -- decoding ----------------------------------------------------------------------------
     def decode_value(self, stored: Any) -> Any:
@@ -139,6 +146,20 @@ class Codec:
         if self.secret_key is None:
             return None
         return hmac.new(self.secret_key.encode(), blob, hashlib.sha256).hexdigest()
+
+
+_dumps = json.JSONEncoder().encode  # json.dumps with its defaults, minus its argument checks
+
+
+def _plain(value: Any) -> bool:
+    """A value stored as it is that needs no check: an int, bool or None, a finite float, or
+    an ASCII str without NUL (anything else goes through encode_value)."""
+    kind = type(value)
+    if kind is str:
+        return value.isascii() and "\x00" not in value
+    if kind is float:
+        return math.isfinite(value)
+    return kind in _SCALARS
 
 
 def _is_json(value: Any, what: str) -> bool:

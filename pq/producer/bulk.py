@@ -11,11 +11,12 @@ from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from pq.errors import ConfigurationError
+from pq.errors import ConfigurationError, SerializationError
 
 if TYPE_CHECKING:
     from pq.producer.facade import Producer
     from pq.producer.task import TaskOptions
+    from pq.serialization import Codec
 
 
 def split_item(item: Any) -> tuple[list[Any], dict[str, Any]]:
@@ -43,27 +44,37 @@ def insert_many(
     run_at: datetime | None,
     connection: Any = None,
 ) -> list[int]:
-    """Encodes every item first (a bad one fails the call before anything is written), then
-    reserves ids, COPYs the rows and wakes the workers of the queue, all in one transaction."""
+    """Reserves ids, COPYs the rows and wakes the workers of the queue, in one transaction;
+    an item that cannot be stored fails the call and nothing is written.
+
+    On our pool the items are encoded while the COPY streams, so the database takes in rows
+    while the next ones are encoded (a bad one aborts the COPY and the transaction rolls
+    back). In a caller's transaction (`connection=`) they are encoded before anything is
+    sent, so a bad item leaves that transaction as it was."""
     if app.interceptor is not None:
         calls = [split_item(item) for item in items]
         return [
             app.interceptor.insert(name, a, k, options, run_at=run_at, client_id=None)
             for a, k in calls
         ]
-    encoded = [_encode(app, split_item(item)) for item in items]
-    if not encoded:
+    items = items if isinstance(items, list | tuple) else list(items)
+    if not items:
         return []
-    row_options = options.row_options()
-    if app.codec.secret_key is None:  # one options text for every row
-        signed = [json.dumps(row_options)] * len(encoded)
-    else:  # each row signs its own arguments
-        signed = [json.dumps(app.codec.signed_options(name, a, k, row_options)) for a, k in encoded]
+    rows = encode_rows(app.codec, name, items, options)
+    if connection is not None:
+        rows = iter(list(rows))
     with app.executor(connection) as ex:
-        ids, now = app.queries.task_reserve_ids(ex, len(encoded))
+        ids, now = app.queries.task_reserve_ids(ex, len(items))
         when = run_at or now
         app.queries.task_copy(
-            ex, _rows(ids, encoded, signed, name=name, options=options, run_at=when)
+            ex,
+            ids,
+            rows,
+            name=name,
+            queue=options.queue,
+            priority=options.priority,
+            run_at=when,
+            max_attempts=options.retries + 1,
         )
         flow = options.flow_columns(name)
         if flow["rate_key"] or flow["concurrency_key"]:  # flow control holds them back
@@ -75,29 +86,31 @@ def insert_many(
     return ids
 
 
-def _encode(app: Producer, call: tuple[list[Any], dict[str, Any]]) -> tuple[str, str]:
-    return app.codec.encode_arguments(*call)
+def encode_rows(
+    codec: Codec, name: str, items: Iterable[Any], options: TaskOptions
+) -> Iterator[tuple[str, str, str]]:
+    """(args, kwargs, options) JSON of every item's row; an item that cannot be stored fails
+    with its position in `items`, so the caller finds it among thousands. Without a
+    secret_key every row shares one options text; with one, each row signs its arguments."""
+    encode = codec.encode_arguments
+    shared = options.options_json if codec.secret_key is None else None
+    row_options = options.row_options()
+    for index, item in enumerate(items):
+        try:
+            if type(item) is tuple:  # the common case, without split_item's call
+                args, kwargs = encode(item, {})
+            else:
+                args, kwargs = encode(*split_item(item))
+        except SerializationError as exc:
+            raise SerializationError(f"{_item(index)}: {exc}") from exc
+        except ConfigurationError as exc:
+            raise ConfigurationError(f"{_item(index)}: {exc}") from exc
+        if shared is None:
+            signed = codec.signed_options(name, args, kwargs, row_options)
+            yield args, kwargs, json.dumps(signed)
+        else:
+            yield args, kwargs, shared
 
 
-def _rows(
-    ids: list[int],
-    encoded: list[tuple[str, str]],
-    options_texts: list[str],
-    *,
-    name: str,
-    options: TaskOptions,
-    run_at: datetime,
-) -> Iterator[tuple[Any, ...]]:
-    max_attempts = options.retries + 1
-    for task_id, (args, kwargs), options_json in zip(ids, encoded, options_texts, strict=True):
-        yield (
-            task_id,
-            name,
-            options.queue,
-            options.priority,
-            args,
-            kwargs,
-            options_json,
-            run_at,
-            max_attempts,
-        )
+def _item(index: int) -> str:
+    return f"item {index} of map()/enqueue_many()"

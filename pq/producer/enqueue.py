@@ -17,8 +17,9 @@ from pq.errors import (
     UnknownTaskError,
 )
 from pq.models import Priority, Task
+from pq.producer.arguments import check_arguments
 from pq.producer.notify import NotifyGate
-from pq.producer.task import TaskFunction, TaskOptions, check_arguments, resolve_run_at
+from pq.producer.task import TaskFunction, TaskOptions, resolve_run_at
 from pq.registry import Registry, import_by_name, task_name_of
 from pq.store.queries import NewTaskRow
 from pq.telemetry import tracing
@@ -44,7 +45,9 @@ class EnqueueMixin:
         registry: Registry
         settings: Settings
 
-        def executor(self, connection: Any = None) -> AbstractContextManager[Executor]: ...
+        def executor(
+            self, connection: Any = None, *, one_statement: bool = False
+        ) -> AbstractContextManager[Executor]: ...
         def options_for(self, name: str) -> TaskOptions: ...
         # the reading half (ReadingMixin), which upsert and bulk also use through Producer
         def get_task(self, task_id: int) -> Task | None: ...
@@ -64,17 +67,22 @@ class EnqueueMixin:
         """The row to write for one call: arguments encoded (a bad one fails the call here,
         before anything is written), options as stored."""
         args_json, kwargs_json = self.codec.encode_arguments(args, kwargs)
-        stored = options.row_options()
         trace = tracing.trace_context()  # the caller's W3C trace context, when it traces
-        if trace is not None:
-            stored["trace"] = trace
+        stored: dict[str, Any] | str
+        if trace is None and self.codec.secret_key is None:
+            stored = options.options_json  # the same text for every call with these options
+        else:
+            stored = options.row_options()
+            if trace is not None:
+                stored["trace"] = trace
+            stored = self.codec.signed_options(name, args_json, kwargs_json, stored)
         return NewTaskRow(
             name=name,
             queue=options.queue,
             priority=options.priority,
             args=args_json,
             kwargs=kwargs_json,
-            options=self.codec.signed_options(name, args_json, kwargs_json, stored),
+            options=stored,
             client_id=client_id,
             run_at=run_at,
             max_attempts=options.retries + 1,
@@ -103,7 +111,7 @@ class EnqueueMixin:
                 # Only our own commits can be followed by a trailing notice (pq/producer/notify).
                 gate = self._notify_gate() if connection is None and run_at is None else None
                 notify = gate is None or gate.notify_now(row.queue)
-                with self.executor(connection) as ex:
+                with self.executor(connection, one_statement=True) as ex:
                     task_id = self.queries.task_insert(ex, row, notify=notify)
                 if gate is not None and not notify:
                     gate.owe(row.queue)  # committed: a notice follows at the window's end
@@ -136,7 +144,7 @@ class EnqueueMixin:
         return gate
 
     def _notify_queues(self, queues: list[str]) -> None:
-        with self.executor() as ex:
+        with self.executor(one_statement=True) as ex:
             self.queries.task_notify_queues(ex, queues)
 
     def enqueue(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import inspect
+import json
 import time
 import warnings
 from collections.abc import Callable, Iterable, Mapping
@@ -20,6 +20,7 @@ from pq.errors import (
     TaskNotFoundError,
 )
 from pq.models import OutcomeKind, Priority, Task, TaskStatus, coerce_priority
+from pq.producer.arguments import check_arguments
 from pq.producer.rates import parse_rate
 from pq.retry import Backoff, coerce_backoff, coerce_retry_on
 from pq.settings import parse_size
@@ -77,6 +78,17 @@ class TaskOptions:
             )
 
     def row_options(self) -> dict[str, Any]:
+        """The options stored in a task's row (a new dict: callers add trace and signature)."""
+        return dict(self._row_options)
+
+    @functools.cached_property
+    def options_json(self) -> str:
+        """`row_options()` as JSON text, encoded once per TaskOptions (they are frozen, and a
+        call that changes an option gets a new one from `merged`)."""
+        return json.dumps(self._row_options)
+
+    @functools.cached_property
+    def _row_options(self) -> dict[str, Any]:
         options: dict[str, Any] = dict(self.extra)
         if self.max_runtime is not None:
             options["max_runtime"] = self.max_runtime
@@ -133,27 +145,6 @@ def resolve_run_at(
             "pass an aware datetime such as datetime.now(UTC) + timedelta(hours=1)"
         )
     return run_at
-
-
-def check_arguments(fn: Callable[..., Any], name: str, args: Any, kwargs: Any) -> None:
-    """Binds the call's arguments to the function's signature, as Celery does at `delay()`:
-    a call the worker could only fail with TypeError is refused here, before anything is
-    stored. Functions without a readable signature (some builtins) are not checked."""
-    try:
-        signature = inspect.signature(fn)
-    except (TypeError, ValueError):
-        return
-    try:
-        signature.bind(*args, **kwargs)
-    except TypeError as exc:
-        plain = signature.replace(
-            parameters=[p.replace(annotation=p.empty) for p in signature.parameters.values()],
-            return_annotation=signature.empty,
-        )
-        raise TypeError(
-            f"{name}{plain}: {exc} (checked when enqueued; pass check_arguments=False "
-            "to the task decorator to store the call unchecked)"
-        ) from None
 
 
 class TaskHandle:
@@ -222,8 +213,9 @@ class TaskHandle:
         return self._value_of(self.app.wait_for_end(self.id, deadline), timeout)
 
     async def aresult(self, timeout: float | None = None) -> Any:
-        """`result()` for `async def` code: awaits the end on an async connection, so the
-        event loop serves other requests meanwhile. Same value, same exceptions."""
+        """`result()` for `async def` code: awaits the end (woken through the process's
+        shared LISTEN connection), so the event loop serves other requests meanwhile. Same
+        value, same exceptions."""
         deadline = None if timeout is None else time.monotonic() + timeout
         return self._value_of(await self.app.await_end(self.id, deadline), timeout)
 

@@ -11,7 +11,7 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from datetime import datetime
 from typing import Any, Protocol
@@ -37,6 +37,10 @@ class Executor(Protocol):
 
     def copy_rows(self, statement: str, rows: Iterable[Sequence[Any]]) -> None:
         """Streams rows into a `COPY ... FROM STDIN` statement."""
+        ...
+
+    def copy_text(self, statement: str, chunks: Iterable[str]) -> None:
+        """Streams data already in COPY's text format into a `COPY ... FROM STDIN`."""
         ...
 
 
@@ -74,6 +78,12 @@ class PsycopgExecutor:
         with self.conn.cursor() as cur, cur.copy(statement) as copy:
             for row in rows:
                 copy.write_row(row)
+
+    def copy_text(self, statement: str, chunks: Iterable[str]) -> None:
+        """Streams data already in COPY's text format into a `COPY ... FROM STDIN`."""
+        with self.conn.cursor() as cur, cur.copy(statement) as copy:
+            for chunk in chunks:
+                copy.write(chunk)
 
 
 def connect(
@@ -132,6 +142,23 @@ def fork_local_transaction(url: str) -> Iterator[psycopg.Connection[Any]]:
         conn.commit()
 
 
+@contextmanager
+def autocommitted(conn: psycopg.Connection[Any]) -> Iterator[psycopg.Connection[Any]]:
+    """A pooled connection in autocommit for a block that runs one statement: the statement
+    is its own transaction and commits in the round trip that runs it, where BEGIN, the
+    statement and COMMIT take three (an enqueue is one INSERT: this is most of its cost)."""
+    conn.autocommit = True
+    try:
+        yield conn
+    finally:
+        try:
+            conn.autocommit = False
+        except psycopg.Error:
+            # Only a broken connection refuses (autocommit leaves no transaction open). The
+            # pool drops a closed connection, so it never lends one still in autocommit.
+            conn.close()
+
+
 def close_fork_local() -> None:
     """Closes the child's own connection(s); the worker's child calls this before it exits."""
     with _fork_local_lock:
@@ -151,46 +178,25 @@ def _forget_fork_local_in_child() -> None:
 os.register_at_fork(after_in_child=_forget_fork_local_in_child)
 
 
-class AsyncExecutor(Protocol):
-    """The async twin of `Executor`, for callers waiting in an event loop."""
-
-    async def fetch(self, query: str, params: Mapping[str, Any]) -> list[Row]: ...
-
-
-class AsyncPsycopgExecutor:
-    """AsyncExecutor over a psycopg 3 AsyncConnection; commits are the caller's business."""
-
-    def __init__(self, conn: psycopg.AsyncConnection[Any]) -> None:
-        self.conn = conn
-
-    async def fetch(self, query: str, params: Mapping[str, Any]) -> list[Row]:
-        async with self.conn.cursor(row_factory=dict_row) as cur:
-            await cur.execute(query, params)  # our SQL files, not user text
-            return await cur.fetchall() if cur.description is not None else []
-
-
-async def async_connect(url: str) -> psycopg.AsyncConnection[Any]:
-    """`connect()` for an event loop: the same clear errors, autocommit on."""
-    try:
-        conn = await psycopg.AsyncConnection.connect(url, autocommit=True, connect_timeout=10)
-    except psycopg.ProgrammingError as exc:
-        raise DatabaseUnavailableError(f"the database URL is invalid ({exc})") from exc
-    except psycopg.OperationalError as exc:
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
-        raise DatabaseUnavailableError(
-            f"cannot connect to the database ({describe_url(url)}): {first_line}"
-        ) from exc
-    if pooler.is_pooled(url):
-        conn.prepare_threshold = None  # see pq.store.pooler
-    return conn
-
-
-def open_pool(url: str, *, min_size: int, max_size: int) -> ConnectionPool[Any]:
-    """Opens the producer pool after checking once that the database answers."""
+def open_pool(
+    url: str,
+    *,
+    min_size: int,
+    max_size: int,
+    configure: Callable[[psycopg.Connection[Any]], None] | None = None,
+) -> ConnectionPool[Any]:
+    """Opens the producer pool after checking once that the database answers; `configure`
+    runs on each new connection."""
     connect(url).close()  # fail fast with a clear message rather than a pool timeout later
     kwargs: dict[str, Any] = {"prepare_threshold": None} if pooler.is_pooled(url) else {}
     pool: ConnectionPool[Any] = ConnectionPool(
-        url, min_size=min_size, max_size=max_size, open=False, name="pq", kwargs=kwargs
+        url,
+        min_size=min_size,
+        max_size=max_size,
+        open=False,
+        name="pq",
+        kwargs=kwargs,
+        configure=configure,
     )
     pool.open()
     return pool
@@ -230,6 +236,10 @@ class Psycopg2Executor:
         buffer.seek(0)
         with self.conn.cursor() as cur:
             cur.copy_expert(statement, buffer)
+
+    def copy_text(self, statement: str, chunks: Iterable[str]) -> None:
+        with self.conn.cursor() as cur:
+            cur.copy_expert(statement, io.StringIO("".join(chunks)))
 
 
 def _copy_text(value: Any) -> str:

@@ -7,11 +7,8 @@ comment lines (psycopg caches how it parsed a statement only up to 4 KiB).
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
 from datetime import datetime
 from functools import cache
 from importlib import resources
@@ -19,9 +16,13 @@ from typing import Any
 
 from psycopg.rows import dict_row
 
-from pq.store.db import AsyncExecutor, Executor, PsycopgExecutor, Row
+from pq.store.db import Executor, PsycopgExecutor, Row
 from pq.store.queries_flow import FlowQueries
+from pq.store.queries_migrate import MigrationQueries
 from pq.store.queries_worker import WorkerQueries
+from pq.store.rows import NewTaskRow, task_copy_text
+
+__all__ = ["NewTaskRow", "Queries"]
 
 
 @cache
@@ -39,34 +40,9 @@ def migration_files() -> list[str]:
     return sorted(p.name for p in folder.iterdir() if p.name.endswith(".sql"))
 
 
-@dataclass(frozen=True)
-class NewTaskRow:
-    """The values of a task row to write: arguments already encoded, options as stored."""
-
-    name: str
-    queue: str
-    priority: int
-    args: str  # JSON text
-    kwargs: str  # JSON text
-    options: dict[str, Any]
-    client_id: str | None
-    run_at: datetime | None  # None: now
-    max_attempts: int
-    periodic_id: int | None = None
-    rate_key: str | None = None
-    concurrency_key: str | None = None
-    concurrency_limit: int | None = None
-
-    def params(self, channel: str, notify: bool = True) -> dict[str, Any]:
-        values = asdict(self)
-        values["options"] = json.dumps(self.options)
-        values["channel"] = channel
-        values["notify"] = notify
-        return values
-
-
-class Queries(FlowQueries, WorkerQueries):
-    """The statements of one schema (workflow and flow-control ones in queries_flow.py)."""
+class Queries(FlowQueries, WorkerQueries, MigrationQueries):
+    """The statements of one schema (workflow and flow-control ones in queries_flow.py,
+    the migration runner's in queries_migrate.py)."""
 
     def __init__(self, schema: str) -> None:
         self.schema = schema
@@ -83,28 +59,6 @@ class Queries(FlowQueries, WorkerQueries):
     def render(self, text: str) -> str:
         return text.replace("{schema}", self._quoted)
 
-    # -- migrations --------------------------------------------------------------------------
-    def migration_lock(self, ex: Executor) -> None:
-        key = int.from_bytes(
-            hashlib.sha256(f"pq:{self.schema}".encode()).digest()[:8], "big", signed=True
-        )
-        ex.fetch(self.sql("migration_lock"), {"key": key})
-
-    def schema_create(self, ex: Executor) -> None:
-        ex.fetch(self.sql("schema_create"), {})
-
-    def migration_applied_versions(self, ex: Executor) -> list[int]:
-        rows = ex.fetch(
-            self.sql("migration_table_exists"), {"table_name": f"{self._quoted}.pq_migrations"}
-        )
-        if not rows[0]["present"]:
-            return []
-        return [r["version"] for r in ex.fetch(self.sql("migration_list_applied"), {})]
-
-    def migration_apply(self, ex: Executor, version: int, name: str, text: str) -> None:
-        ex.fetch(self.render(text), {})
-        ex.fetch(self.sql("migration_record"), {"version": version, "name": name})
-
     # -- tasks -------------------------------------------------------------------------------
     def task_insert(self, ex: Executor, row: NewTaskRow, *, notify: bool = True) -> int:
         """Inserts one task (and, with notify, wakes workers when it is due); returns its id."""
@@ -115,14 +69,19 @@ class Queries(FlowQueries, WorkerQueries):
         return ex.fetch(self.sql("task_upsert"), row.params(self.channel))[0]
 
     def task_reserve_ids(self, ex: Executor, n: int) -> tuple[list[int], datetime]:
-        """n new task ids in order, and the database's clock (the default run_at)."""
+        """n new task ids in ascending order, and the database's clock (the default run_at)."""
         row = ex.fetch(self.sql("task_reserve_ids"), {"n": n})[0]
-        return [int(i) for i in row["ids"]], row["now"]
+        ids: list[int] = row["ids"]
+        ids.sort()  # nextval hands them out ascending; sorting an ordered list is one pass
+        return ids, row["now"]
 
-    def task_copy(self, ex: Executor, rows: Iterable[Sequence[Any]]) -> None:
-        """Streams rows of (id, name, queue, priority, args, kwargs, options, run_at,
-        max_attempts) into pq_tasks with COPY."""
-        ex.copy_rows(self.sql("task_copy"), rows)
+    def task_copy(
+        self, ex: Executor, ids: Sequence[int], rows: Iterable[tuple[str, str, str]], **shared: Any
+    ) -> None:
+        """COPYs one row per id into pq_tasks: (args, kwargs, options) JSON from `rows`, and
+        name, queue, priority, run_at, max_attempts from `shared` (the same for all rows;
+        see pq.store.rows.task_copy_text)."""
+        ex.copy_text(self.sql("task_copy"), task_copy_text(ids, rows, **shared))
 
     def task_notify_queues(self, ex: Executor, queues: list[str]) -> None:
         ex.fetch(self.sql("task_notify_queues"), {"queues": queues, "channel": self.channel})
@@ -224,14 +183,6 @@ class Queries(FlowQueries, WorkerQueries):
 
     def listen(self, ex: Executor, channel: str) -> None:
         ex.fetch(self.sql("channel_listen").replace("{channel}", f'"{channel}"'), {})
-
-    # -- the same reads from an event loop (TaskHandle.aresult) ------------------------------
-    async def task_get_async(self, ex: AsyncExecutor, task_id: int) -> Row | None:
-        rows = await ex.fetch(self.sql("task_get"), {"id": task_id})
-        return rows[0] if rows else None
-
-    async def listen_async(self, ex: AsyncExecutor, channel: str) -> None:
-        await ex.fetch(self.sql("channel_listen").replace("{channel}", f'"{channel}"'), {})
 
     # -- workers -----------------------------------------------------------------------------
     def worker_register(

@@ -7,7 +7,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from pq import PQ, Priority, SerializationError, TaskDefinitionError, TaskStatus
+from pq import (
+    PQ,
+    ConfigurationError,
+    Priority,
+    SerializationError,
+    TaskDefinitionError,
+    TaskStatus,
+)
 from taskmods import api, funcs
 
 
@@ -59,3 +66,36 @@ def test_a_hundred_thousand_tasks_in_one_call(app: PQ) -> None:
     assert app.pending_count() == 100_000
     last = app.get_task(ids[-1])
     assert last is not None and last.args == [99_999, 99_999] and last.name.endswith(":add")
+
+
+def test_a_bad_item_deep_in_a_big_call_is_named_by_its_position_and_nothing_is_written(
+    db_url: str,
+) -> None:
+    # Past the first few COPY chunks: the rows before it were already streaming.
+    app = PQ(db_url, pool_max_size=1)
+    items: list[object] = [(i, i) for i in range(5000)]
+    items[4321] = (1, "bad\x00text")
+    with pytest.raises(SerializationError, match=r"item 4321 of map\(\).*argument 1.*NUL"):
+        app.task(funcs.add).map(items)
+    assert app.pending_count() == 0
+    # The same pooled connection carries on: the aborted COPY was rolled back.
+    assert len(app.task(funcs.add).map([(1, 2)])) == 1
+    assert app.pending_count() == 1
+    app.close()
+
+
+def test_a_dict_item_with_a_non_str_key_is_named_by_its_position(app: PQ) -> None:
+    with pytest.raises(ConfigurationError, match="item 2 of map"):
+        app.enqueue_many(api.echo, [1, 2, {1: "x"}])
+    assert app.pending_count() == 0
+
+
+def test_arguments_with_copy_format_characters_come_back_as_given(app: PQ) -> None:
+    # Rows are streamed as COPY text: tabs, newlines, backslashes and quotes must survive.
+    values = ["a\tb", "c\nd\re", "back\\slash \\N \\.", '"quoted" \\"', "é ü 日本 \u2028", ""]
+    ids = app.enqueue_many(api.echo, values)
+    assert [app.get_task(i).args for i in ids] == [[v] for v in values]  # type: ignore[union-attr]
+    queued = app.enqueue_many(api.echo, [{"key\twith\\tab": "v"}], queue="q\\with\ttab")
+    task = app.get_task(queued[0])
+    assert task is not None and task.kwargs == {"key\twith\\tab": "v"}
+    assert task.queue == "q\\with\ttab"

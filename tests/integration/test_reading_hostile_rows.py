@@ -70,3 +70,14 @@ def test_pq_task_and_the_dashboard_show_a_hand_written_row(app: PQ, db_url: str)
     page = client.get(f"/tasks/{task_id}")
     assert page.status_code == 200, page.text[:500]
     assert client.get("/tasks").status_code == 200
+
+
+def test_a_document_too_deep_to_decode_is_shown_not_raised(app: PQ, db_url: str) -> None:
+    deep = "[" * 3000 + "]" * 3000  # RecursionError in json.loads, on the code before
+    task_id = _insert(db_url, "args", deep)
+    task = app.get_task(task_id)
+    assert task is not None and task.args == []
+    assert "nested deeper than Python's JSON parser allows" in task.invalid["args"]
+    shown = run_pq("task", APP, str(task_id), "--json", db_url=db_url)
+    assert shown.returncode == 0, shown.stderr
+    assert "undecodable JSON" in json.loads(shown.stdout)["invalid"]["args"]

@@ -15,7 +15,7 @@ import pytest
 import sqlalchemy
 from sqlalchemy.orm import Session
 
-from pq import PQ, ConfigurationError, DuplicateClientIdError, TaskStatus
+from pq import PQ, ConfigurationError, DuplicateClientIdError, SerializationError, TaskStatus
 from taskmods import api
 
 
@@ -250,3 +250,16 @@ def test_a_duplicate_client_id_in_a_caller_transaction_raises_duplicate_client_i
         app.enqueue(api.echo, 2, client_id="taken", connection=tx.connection)
     tx.rollback()  # the caller's transaction is aborted by the failed insert, as usual
     assert app.get_task_by_client_id("taken").args == [1]  # type: ignore[union-attr]
+
+
+def test_a_bad_item_in_a_bulk_enqueue_leaves_the_caller_transaction_usable(
+    app: PQ, tx: Tx, db_url: str
+) -> None:
+    # Items are encoded before anything is sent on the caller's connection.
+    tx.write("order-3")
+    with pytest.raises(SerializationError, match="item 1 of map"):
+        app.enqueue_many(api.echo, ["ok", "bad\x00"], connection=tx.connection)
+    tx.write("order-4")
+    tx.commit()
+    assert _orders(db_url) == ["order-3", "order-4"]
+    assert app.pending_count() == 0

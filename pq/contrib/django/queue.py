@@ -31,7 +31,7 @@ class DjangoPQ(PQ):
         return conninfo_of(connections[self.django_config.database].settings_dict)
 
     @contextmanager
-    def executor(self, connection: Any = None) -> Iterator[Any]:
+    def executor(self, connection: Any = None, *, one_statement: bool = False) -> Iterator[Any]:
         """Without `connection=`, the alias's Django connection of this thread: inside
         `transaction.atomic()` the insert joins the block, outside it Django autocommits it.
         The web process so needs no pool of pq's own."""
@@ -39,7 +39,7 @@ class DjangoPQ(PQ):
             from django.db import connections
 
             connection = connections[self.django_config.database]
-        with super().executor(connection) as ex:
+        with super().executor(connection, one_statement=one_statement) as ex:
             yield ex
 
     def run_worker_with(self, *args: Any, **kwargs: Any) -> int:
