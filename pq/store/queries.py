@@ -16,7 +16,7 @@ from typing import Any
 
 from psycopg.rows import dict_row
 
-from pq.store.db import AsyncExecutor, Executor, PsycopgExecutor, Row
+from pq.store.db import Executor, PsycopgExecutor, Row
 from pq.store.queries_flow import FlowQueries
 from pq.store.queries_migrate import MigrationQueries
 from pq.store.queries_worker import WorkerQueries
@@ -183,14 +183,6 @@ class Queries(FlowQueries, WorkerQueries, MigrationQueries):
 
     def listen(self, ex: Executor, channel: str) -> None:
         ex.fetch(self.sql("channel_listen").replace("{channel}", f'"{channel}"'), {})
-
-    # -- the same reads from an event loop (TaskHandle.aresult) ------------------------------
-    async def task_get_async(self, ex: AsyncExecutor, task_id: int) -> Row | None:
-        rows = await ex.fetch(self.sql("task_get"), {"id": task_id})
-        return rows[0] if rows else None
-
-    async def listen_async(self, ex: AsyncExecutor, channel: str) -> None:
-        await ex.fetch(self.sql("channel_listen").replace("{channel}", f'"{channel}"'), {})
 
     # -- workers -----------------------------------------------------------------------------
     def worker_register(
