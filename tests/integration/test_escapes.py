@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -70,3 +72,38 @@ def test_subprocesses_that_left_the_tasks_session_die_at_its_deadline(
     assert ended.status is TaskStatus.FAILED
     assert ended.outcome is OutcomeKind.TIMEOUT
     assert after.snapshot().status is TaskStatus.COMPLETED  # the worker carried on
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="subreaper and /proc: Linux")
+def test_a_cancel_kills_the_subprocesses_that_left_the_tasks_session(
+    app: PQ, tmp_path: Path
+) -> None:
+    pidfile = tmp_path / "sleep.pid"
+    handle = app.task(hostile.start_daemon_sleep).delay(str(pidfile), 3600)
+    canceller = PQ(app.database_url)
+
+    def cancel_once_started() -> None:
+        _eventually(pidfile.exists)
+        canceller.cancel(handle.id)
+
+    thread = threading.Thread(target=cancel_once_started, daemon=True)
+    thread.start()
+    try:
+        assert app.run_worker(burst=True) == 1
+        thread.join(30)
+        sleep_pid = _wait_for_pid(pidfile)
+        assert not _running(sleep_pid), "the cancelled task's daemon outlived it"
+    finally:
+        canceller.close()
+        if pidfile.exists() and _running(int(pidfile.read_text())):
+            os.kill(int(pidfile.read_text()), signal.SIGKILL)
+    assert handle.snapshot().status is TaskStatus.CANCELLED
+
+
+def _eventually(condition: Callable[[], bool], timeout: float = 60) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True

@@ -20,11 +20,13 @@ def _alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
-@app.task(max_runtime=2, retries=0)
-def overstays(path: str) -> None:
-    """Writes its pid, then runs far past its max_runtime."""
+def write_pid_then_sleep(path: str) -> None:
+    """Writes its pid, then sleeps two minutes."""
     Path(path).write_text(str(os.getpid()))
     time.sleep(120)
+
+
+overstays = app.task(write_pid_then_sleep, name="overstays", max_runtime=2, retries=0)
 
 
 @app.task(retries=2, backoff=0)
