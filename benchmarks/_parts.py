@@ -49,12 +49,12 @@ class ServerClock:
         self.postmaster: int | None = None
         with psycopg.connect(database_url) as conn:
             row = conn.execute("SELECT pg_backend_pid()").fetchone()
-        try:
-            backend = int(row[0]) if row else 0
-            self.postmaster = _stat_times(backend)[0]
-            self.read()
-        except (OSError, ValueError, IndexError):
-            self.postmaster = None  # a remote server, or one this user cannot read
+            try:  # while the backend lives: once closed, its /proc entry may be gone
+                backend = int(row[0]) if row else 0
+                self.postmaster = _stat_times(backend)[0]
+                self.read()
+            except (OSError, ValueError, IndexError):
+                self.postmaster = None  # a remote server, or one this user cannot read
 
     def read(self) -> float | None:
         if self.postmaster is None:

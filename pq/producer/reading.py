@@ -4,9 +4,10 @@ methods."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, suppress
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -14,9 +15,9 @@ import psycopg
 
 from pq.errors import SerializationError, TaskNotFoundError
 from pq.models import Task, TaskStatus
-from pq.producer.waits import POLL_FIRST, POLL_MAX, DoneListener
+from pq.producer.waits import POLL_FIRST, POLL_MAX, DoneListener, LoopWaker
 from pq.store import pooler
-from pq.store.db import AsyncPsycopgExecutor, Executor, PsycopgExecutor, async_connect, connect
+from pq.store.db import Executor, PsycopgExecutor, connect
 from pq.store.migrate import check_schema_current
 
 if TYPE_CHECKING:
@@ -107,11 +108,7 @@ class ReadingMixin:
         poll = POLL_FIRST
         try:
             while True:
-                with self.executor() as ex:
-                    row = self.queries.task_get(ex, task_id)
-                if row is None:
-                    raise TaskNotFoundError(f"task {task_id} does not exist (was it cleared?)")
-                task = self.task_from_row(row)
+                task = self._read_for_wait(task_id)
                 if task.status in _FINAL:
                     return task
                 wait = _next_wait(deadline)
@@ -126,6 +123,13 @@ class ReadingMixin:
                     listener.retry_if_due()
         finally:
             listener.unwatch(task_id, event)
+
+    def _read_for_wait(self, task_id: int) -> Task:
+        with self.executor() as ex:
+            row = self.queries.task_get(ex, task_id)
+        if row is None:
+            raise TaskNotFoundError(f"task {task_id} does not exist (was it cleared?)")
+        return self.task_from_row(row)
 
     def _done_listener(self) -> DoneListener:
         listener: DoneListener | None = self.__dict__.get("_pq_done_listener")
@@ -147,30 +151,42 @@ class ReadingMixin:
         return self.settings.listen_url is None and bool(pooler.is_pooled(self.database_url))
 
     async def await_end(self, task_id: int, deadline: float | None) -> Task | None:
-        """`wait_for_end` for an event loop: the same LISTEN-then-read, on an async connection
-        of its own, so awaiting a result never blocks the loop nor holds a thread. Cancelling
-        the awaiting coroutine (a client that went away) closes that connection."""
-        # Behind a pooler without a direct URL the LISTEN hears nothing: re-read every second.
-        most = POLL_MAX if self._listen_is_pooled() else None
-        async with await async_connect(self.settings.listen_url or self.database_url) as conn:
-            ex = AsyncPsycopgExecutor(conn)
-            await self.queries.listen_done_async(ex)
-            prefix = f"{task_id}:"
+        """`wait_for_end` for an event loop, on the same shared LISTEN connection: the
+        listening thread wakes this coroutine through its loop, so every wait of the process
+        (blocking or awaiting, in any loop) holds that one connection, and the loop is free
+        while it waits. The row is read through the pool in a worker thread (as `adelay`
+        inserts), a few milliseconds each time."""
+        listener = self._done_listener()
+        waker = LoopWaker()
+        await _until_set(listener.add(task_id, waker))
+        poll = POLL_FIRST
+        try:
             while True:
-                row = await self.queries.task_get_async(ex, task_id)
-                if row is None:
-                    raise TaskNotFoundError(f"task {task_id} does not exist (was it cleared?)")
-                task = self.task_from_row(row)
+                task = await asyncio.to_thread(self._read_for_wait, task_id)
                 if task.status in _FINAL:
                     return task
                 wait = _next_wait(deadline)
                 if wait is None:
                     return None
-                if most is not None:
-                    wait = min(wait, most)
-                async for notice in conn.notifies(timeout=wait):
-                    if notice.payload.startswith(prefix):
-                        break
+                if listener.listening:
+                    # a safety re-read every few seconds, for a lost notice
+                    with suppress(TimeoutError):
+                        await asyncio.wait_for(waker.event.wait(), wait)
+                    waker.event.clear()
+                else:
+                    await asyncio.sleep(min(poll, wait))
+                    poll = min(POLL_MAX, poll * 1.5)
+                    await _until_set(listener.restart_if_due())
+        finally:
+            listener.unwatch(task_id, waker)
+
+
+async def _until_set(ready: threading.Event | None) -> None:
+    """Waits (at most 15 s, without blocking the loop) until a LISTEN just started is in
+    place, so the row is read only once an end can no longer slip by unheard."""
+    limit = time.monotonic() + 15
+    while ready is not None and not ready.is_set() and time.monotonic() < limit:
+        await asyncio.sleep(0.005)
 
 
 def _next_wait(deadline: float | None) -> float | None:

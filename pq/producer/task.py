@@ -213,8 +213,9 @@ class TaskHandle:
         return self._value_of(self.app.wait_for_end(self.id, deadline), timeout)
 
     async def aresult(self, timeout: float | None = None) -> Any:
-        """`result()` for `async def` code: awaits the end on an async connection, so the
-        event loop serves other requests meanwhile. Same value, same exceptions."""
+        """`result()` for `async def` code: awaits the end (woken through the process's
+        shared LISTEN connection), so the event loop serves other requests meanwhile. Same
+        value, same exceptions."""
         deadline = None if timeout is None else time.monotonic() + timeout
         return self._value_of(await self.app.await_end(self.id, deadline), timeout)
 

@@ -1,14 +1,16 @@
 """Waiting for tasks to end: one LISTEN connection per process, shared by every wait.
 
-`TaskHandle.result()` in 8 threads used to hold 8 LISTEN connections (beyond the pool). Now
-one daemon thread LISTENs on the done channel and wakes the waits whose task ended; it
-connects on the first wait and closes after a while with nobody waiting. Behind a pooler
-without a direct listen URL there is no LISTEN at all and the waits poll, starting fast and
-slowing down (never a fixed 5 s).
+`TaskHandle.result()` in 8 threads used to hold 8 LISTEN connections (beyond the pool), and
+each `await handle.aresult()` one more. Now one daemon thread LISTENs on the done channel and
+wakes the waits whose task ended, blocking ones (a threading.Event) and awaiting ones (a
+LoopWaker, set through their event loop) alike; it connects on the first wait and closes after
+a while with nobody waiting. Behind a pooler without a direct listen URL there is no LISTEN at
+all and the waits poll, starting fast and slowing down (never a fixed 5 s).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import threading
@@ -16,7 +18,7 @@ import time
 import weakref
 from collections.abc import Callable
 from contextlib import suppress
-from typing import Any
+from typing import Any, Protocol
 
 import psycopg
 
@@ -30,6 +32,24 @@ RETRY_AFTER = 5.0  # seconds before trying to LISTEN again after a failure
 POLL_FIRST, POLL_MAX = 0.05, 1.0  # a poll-only wait re-reads the row at these intervals
 
 _listeners: weakref.WeakSet[DoneListener] = weakref.WeakSet()
+
+
+class Waker(Protocol):
+    """What a wait hands the listener: set() from the listening thread when its task ends."""
+
+    def set(self) -> None: ...
+
+
+class LoopWaker:
+    """Wakes a wait in an event loop (`await handle.aresult()`) from the listening thread."""
+
+    def __init__(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self.event = asyncio.Event()  # an asyncio.Event may only be set from its own loop
+
+    def set(self) -> None:
+        with suppress(RuntimeError):  # the loop has closed: nobody is waiting any more
+            self._loop.call_soon_threadsafe(self.event.set)
 
 
 class DoneListener:
@@ -46,7 +66,7 @@ class DoneListener:
         self._queries = queries
         self._pooled_url = pooled_url  # the URL we LISTEN on goes through a pooler: never
         self._lock = threading.Lock()
-        self._watchers: dict[int, list[threading.Event]] = {}
+        self._watchers: dict[int, list[Waker]] = {}
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._conn: psycopg.Connection[Any] | None = None
@@ -61,27 +81,36 @@ class DoneListener:
     def watch(self, task_id: int) -> threading.Event:
         """An event set when `task_id` ends (or the listener goes away); LISTENs first."""
         event = threading.Event()
-        with self._lock:
-            self._watchers.setdefault(task_id, []).append(event)
-            ready = self._start_if_needed()
+        ready = self.add(task_id, event)
         if ready is not None:
             ready.wait(15)  # the LISTEN is in place before the caller reads the row
         return event
 
-    def unwatch(self, task_id: int, event: threading.Event) -> None:
+    def add(self, task_id: int, waker: Waker) -> threading.Event | None:
+        """Registers `waker` without blocking; returns the event that is set once a LISTEN
+        just started is in place (None: none was started), for the caller to wait on."""
         with self._lock:
-            events = self._watchers.get(task_id, [])
+            self._watchers.setdefault(task_id, []).append(waker)
+            return self._start_if_needed()
+
+    def unwatch(self, task_id: int, waker: Waker) -> None:
+        with self._lock:
+            wakers = self._watchers.get(task_id, [])
             with suppress(ValueError):
-                events.remove(event)
-            if not events:
+                wakers.remove(waker)
+            if not wakers:
                 self._watchers.pop(task_id, None)
 
     def retry_if_due(self) -> None:
         """Called by polling waits: listens again once a failure is old enough."""
-        with self._lock:
-            ready = self._start_if_needed()
+        ready = self.restart_if_due()
         if ready is not None:
             ready.wait(15)
+
+    def restart_if_due(self) -> threading.Event | None:
+        """`retry_if_due` without blocking: returns the event to wait on, as `add` does."""
+        with self._lock:
+            return self._start_if_needed()
 
     def close(self) -> None:
         """Ends the LISTEN (within half a second); a later wait starts it again."""
@@ -120,9 +149,9 @@ class DoneListener:
                     self._conn = None
                 if self._thread is threading.current_thread():
                     self._thread = None
-                for events in self._watchers.values():
-                    for event in events:
-                        event.set()  # re-read now, then poll or listen again
+                for wakers in self._watchers.values():
+                    for waker in wakers:
+                        waker.set()  # re-read now, then poll or listen again
             with suppress(Exception):
                 conn.close()
 
@@ -160,8 +189,8 @@ class DoneListener:
         if not task_id.isdigit():
             return
         with self._lock:
-            for event in self._watchers.get(int(task_id), []):
-                event.set()
+            for waker in self._watchers.get(int(task_id), []):
+                waker.set()
 
 
 def _forget_in_child() -> None:

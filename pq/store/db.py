@@ -178,40 +178,6 @@ def _forget_fork_local_in_child() -> None:
 os.register_at_fork(after_in_child=_forget_fork_local_in_child)
 
 
-class AsyncExecutor(Protocol):
-    """The async twin of `Executor`, for callers waiting in an event loop."""
-
-    async def fetch(self, query: str, params: Mapping[str, Any]) -> list[Row]: ...
-
-
-class AsyncPsycopgExecutor:
-    """AsyncExecutor over a psycopg 3 AsyncConnection; commits are the caller's business."""
-
-    def __init__(self, conn: psycopg.AsyncConnection[Any]) -> None:
-        self.conn = conn
-
-    async def fetch(self, query: str, params: Mapping[str, Any]) -> list[Row]:
-        async with self.conn.cursor(row_factory=dict_row) as cur:
-            await cur.execute(query, params)  # our SQL files, not user text
-            return await cur.fetchall() if cur.description is not None else []
-
-
-async def async_connect(url: str) -> psycopg.AsyncConnection[Any]:
-    """`connect()` for an event loop: the same clear errors, autocommit on."""
-    try:
-        conn = await psycopg.AsyncConnection.connect(url, autocommit=True, connect_timeout=10)
-    except psycopg.ProgrammingError as exc:
-        raise DatabaseUnavailableError(f"the database URL is invalid ({exc})") from exc
-    except psycopg.OperationalError as exc:
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
-        raise DatabaseUnavailableError(
-            f"cannot connect to the database ({describe_url(url)}): {first_line}"
-        ) from exc
-    if pooler.is_pooled(url):
-        conn.prepare_threshold = None  # see pq.store.pooler
-    return conn
-
-
 def open_pool(
     url: str,
     *,

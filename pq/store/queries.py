@@ -7,7 +7,6 @@ comment lines (psycopg caches how it parsed a statement only up to 4 KiB).
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -17,8 +16,9 @@ from typing import Any
 
 from psycopg.rows import dict_row
 
-from pq.store.db import AsyncExecutor, Executor, PsycopgExecutor, Row
+from pq.store.db import Executor, PsycopgExecutor, Row
 from pq.store.queries_flow import FlowQueries
+from pq.store.queries_migrate import MigrationQueries
 from pq.store.queries_worker import WorkerQueries
 from pq.store.rows import NewTaskRow, task_copy_text
 
@@ -40,8 +40,9 @@ def migration_files() -> list[str]:
     return sorted(p.name for p in folder.iterdir() if p.name.endswith(".sql"))
 
 
-class Queries(FlowQueries, WorkerQueries):
-    """The statements of one schema (workflow and flow-control ones in queries_flow.py)."""
+class Queries(FlowQueries, WorkerQueries, MigrationQueries):
+    """The statements of one schema (workflow and flow-control ones in queries_flow.py,
+    the migration runner's in queries_migrate.py)."""
 
     def __init__(self, schema: str) -> None:
         self.schema = schema
@@ -57,28 +58,6 @@ class Queries(FlowQueries, WorkerQueries):
 
     def render(self, text: str) -> str:
         return text.replace("{schema}", self._quoted)
-
-    # -- migrations --------------------------------------------------------------------------
-    def migration_lock(self, ex: Executor) -> None:
-        key = int.from_bytes(
-            hashlib.sha256(f"pq:{self.schema}".encode()).digest()[:8], "big", signed=True
-        )
-        ex.fetch(self.sql("migration_lock"), {"key": key})
-
-    def schema_create(self, ex: Executor) -> None:
-        ex.fetch(self.sql("schema_create"), {})
-
-    def migration_applied_versions(self, ex: Executor) -> list[int]:
-        rows = ex.fetch(
-            self.sql("migration_table_exists"), {"table_name": f"{self._quoted}.pq_migrations"}
-        )
-        if not rows[0]["present"]:
-            return []
-        return [r["version"] for r in ex.fetch(self.sql("migration_list_applied"), {})]
-
-    def migration_apply(self, ex: Executor, version: int, name: str, text: str) -> None:
-        ex.fetch(self.render(text), {})
-        ex.fetch(self.sql("migration_record"), {"version": version, "name": name})
 
     # -- tasks -------------------------------------------------------------------------------
     def task_insert(self, ex: Executor, row: NewTaskRow, *, notify: bool = True) -> int:
@@ -142,8 +121,10 @@ class Queries(FlowQueries, WorkerQueries):
         limit: int,
         queues: list[str],
         priorities: list[int] | None,
-    ) -> tuple[dict[int, str], list[Row]]:
-        """Records ended attempts and claims new rows in one network round trip.
+        look_waiting: bool = False,
+    ) -> tuple[dict[int, str], list[Row], bool]:
+        """Records ended attempts and claims new rows in one network round trip; with
+        `look_waiting`, also tells whether due waiting rows (flow control) exist.
 
         The two statements go out together in pipeline mode, each committing on its own as
         when sent apart: measured here, that beats both two plain round trips and one
@@ -162,8 +143,15 @@ class Queries(FlowQueries, WorkerQueries):
             claim.execute(
                 self.sql("task_claim"), self._claim_params(worker_id, limit, queues, priorities)
             )
+            look = conn.cursor(row_factory=dict_row)
+            if look_waiting:
+                look.execute(
+                    self.sql("flow_waiting_keys"),
+                    {"queues": queues, "priorities": priorities, "limit": 1},
+                )
         changed = self._changed(finish.fetchall()) if finished else {}
-        return changed, self._in_claim_order(claim.fetchall())
+        waiting = bool(look.fetchall()) if look_waiting else False
+        return changed, self._in_claim_order(claim.fetchall()), waiting
 
     def task_finish(self, ex: Executor, finished: list[dict[str, Any]]) -> dict[int, str]:
         """Records finished attempts; returns {id: new status} of the rows that changed (the
@@ -204,14 +192,6 @@ class Queries(FlowQueries, WorkerQueries):
 
     def listen(self, ex: Executor, channel: str) -> None:
         ex.fetch(self.sql("channel_listen").replace("{channel}", f'"{channel}"'), {})
-
-    # -- the same reads from an event loop (TaskHandle.aresult) ------------------------------
-    async def task_get_async(self, ex: AsyncExecutor, task_id: int) -> Row | None:
-        rows = await ex.fetch(self.sql("task_get"), {"id": task_id})
-        return rows[0] if rows else None
-
-    async def listen_async(self, ex: AsyncExecutor, channel: str) -> None:
-        await ex.fetch(self.sql("channel_listen").replace("{channel}", f'"{channel}"'), {})
 
     # -- workers -----------------------------------------------------------------------------
     def worker_register(

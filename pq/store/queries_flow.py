@@ -18,7 +18,7 @@ from pq.store.db import PsycopgExecutor
 from pq.store.staging import finish_staged, has_raw
 
 if TYPE_CHECKING:
-    from pq.store.db import AsyncExecutor, Executor, Row
+    from pq.store.db import Executor, Row
 
 
 class FlowQueries:
@@ -57,11 +57,6 @@ class FlowQueries:
         lock they skip the done NOTIFY: see channel_done_wait.sql). Before any row is read."""
         ex.fetch(self.sql("channel_listen").replace("{channel}", f'"{self.channel_done}"'), {})
         ex.fetch(self.sql("channel_done_wait"), {"done_key": self.done_key})
-
-    async def listen_done_async(self, ex: AsyncExecutor) -> None:
-        listen = self.sql("channel_listen").replace("{channel}", f'"{self.channel_done}"')
-        await ex.fetch(listen, {})
-        await ex.fetch(self.sql("channel_done_wait"), {"done_key": self.done_key})
 
     @staticmethod
     def _finish_statement(finished: list[dict[str, Any]]) -> str:

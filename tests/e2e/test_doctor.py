@@ -3,6 +3,8 @@ a missing migration, and a pooler without a direct URL for LISTEN."""
 
 from __future__ import annotations
 
+import contextlib
+
 import psycopg
 
 from pqcli import run_pq
@@ -37,3 +39,15 @@ def test_doctor_behind_pgbouncer_asks_for_a_direct_listen_url(pooled_url: str, d
     assert "no direct URL for LISTEN" in without.stdout
     assert with_direct.returncode == 0, with_direct.stdout
     assert "LISTEN on the direct PQ_LISTEN_URL" in with_direct.stdout
+
+
+def test_doctor_reports_an_index_a_concurrent_build_left_invalid(db_url: str) -> None:
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("INSERT INTO pq_tasks (name) VALUES ('twice'), ('twice')")
+        # A build that fails half way leaves its index behind, INVALID.
+        with contextlib.suppress(psycopg.errors.UniqueViolation):
+            conn.execute("CREATE UNIQUE INDEX CONCURRENTLY pq_tasks_half_built ON pq_tasks (name)")
+    done = run_pq("doctor", APP, db_url=db_url)
+    assert done.returncode == 1
+    assert "WARN  index pq_tasks_half_built on pq_tasks is INVALID" in done.stdout
+    assert f"pq migrate {APP}" in done.stdout

@@ -4,6 +4,7 @@ result() waits of one process share one LISTEN connection."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from pathlib import Path
 
@@ -50,8 +51,9 @@ def test_running_tasks_that_enqueue_use_one_connection_each(db_url: str, tmp_pat
 
 def test_result_waits_of_one_process_share_one_listen_connection(db_url: str) -> None:
     app = PQ(db_url, pool_min_size=1, pool_max_size=2)
+    # The pool stays open from here on: opening one makes a short-lived check connection,
+    # whose backend may still show in pg_stat_activity for a moment on a busy machine.
     handles = [app.task(funcs.add).delay(n, n) for n in range(8)]
-    app.close()
     started = threading.Semaphore(0)
     results: list[object] = []
 
@@ -75,3 +77,55 @@ def test_result_waits_of_one_process_share_one_listen_connection(db_url: str) ->
     app.close()
     assert sorted(results) == [2 * n for n in range(8)]  # type: ignore[type-var]
     assert peak <= 2 + 1  # the pool's two connections and one LISTEN connection
+
+
+def listen_sessions(db_url: str) -> int:
+    """Sessions LISTENing for task ends: each says so with shared advisory locks (see
+    pq/store/sql/channel_done_wait.sql) for as long as it listens."""
+    with psycopg.connect(db_url) as conn:
+        row = conn.execute(
+            "SELECT count(DISTINCT pid) FROM pg_locks WHERE locktype = 'advisory'"
+            " AND mode = 'ShareLock' AND granted AND database ="
+            " (SELECT oid FROM pg_database WHERE datname = current_database())"
+        ).fetchone()
+        assert row is not None
+        return int(row[0])
+
+
+def test_awaiting_results_share_the_listen_connection_of_blocking_waits(db_url: str) -> None:
+    app = PQ(db_url, pool_min_size=1, pool_max_size=2)
+    add = app.task(funcs.add)
+    handles = [add.delay(n, n) for n in range(8)]
+    blocking = add.delay(100, 1)  # the pool stays open (see above)
+    counts: list[tuple[int, int]] = []
+    results: dict[str, object] = {}
+
+    async def waits() -> None:
+        waiters = [asyncio.create_task(h.aresult(timeout=60)) for h in handles]
+        while len(counts) < 20:  # every wait is registered and listening meanwhile
+            await asyncio.sleep(0.02)
+        results["awaited"] = await asyncio.gather(*waiters)
+
+    def one_loop() -> None:
+        asyncio.run(waits())
+
+    loops = [threading.Thread(target=one_loop, daemon=True) for _ in range(2)]
+    waiter = threading.Thread(
+        target=lambda: results.update(blocking=blocking.result(60)), daemon=True
+    )
+    for thread in [*loops, waiter]:
+        thread.start()
+    wait_until(lambda: listen_sessions(db_url) >= 1)
+    counts.extend((sessions(db_url), listen_sessions(db_url)) for _ in range(20))
+
+    worker = PQ(db_url)
+    worker.run_worker(burst=True)
+    for thread in [*loops, waiter]:
+        thread.join(60)
+    worker.close()
+    app.close()
+    # two event loops and a blocking wait, 17 waits in all: one LISTEN connection
+    assert max(listen for _, listen in counts) == 1
+    assert max(total for total, _ in counts) <= 2 + 1  # and the pool's two
+    assert results["awaited"] == [2 * n for n in range(8)]
+    assert results["blocking"] == 101

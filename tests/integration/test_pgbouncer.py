@@ -5,6 +5,7 @@ nothing may rely on session state (prepared statements, LISTEN)."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from datetime import timedelta
 from pathlib import Path
@@ -15,7 +16,7 @@ import pytest
 from worker_procs import running_workers
 
 from pq import PQ
-from taskmods import funcs
+from taskmods import funcs, hostile
 from waiting import wait_until
 
 
@@ -111,6 +112,58 @@ def test_result_through_the_bouncer_wakes_without_listen(pooled_url: str) -> Non
     assert results == [0.3]
 
 
+def test_awaited_result_through_the_bouncer_wakes_without_listen(pooled_url: str) -> None:
+    # The async wait too: no LISTEN through the pooler, a poll well within its 4 s timeout
+    # rather than the 5 s safety interval.
+    app = PQ(pooled_url)
+    handle = app.task(funcs.sleep_for).delay(0.3)
+    results: list[object] = []
+    waiter = threading.Thread(
+        target=lambda: results.append(asyncio.run(handle.aresult(timeout=4))), daemon=True
+    )
+    waiter.start()
+    worker = PQ(pooled_url)
+    worker.run_worker(burst=True)
+    waiter.join(30)
+    app.close()
+    worker.close()
+    assert results == [0.3]
+
+
+def test_awaited_results_listen_on_the_direct_url(pooled_url: str, db_url: str) -> None:
+    app = PQ(pooled_url, listen_url=db_url)
+    add = app.task(funcs.add)
+    handles = [add.delay(n, 1) for n in range(4)]
+    results: list[object] = []
+
+    async def waits() -> None:
+        results.extend(await asyncio.gather(*(h.aresult(timeout=60) for h in handles)))
+
+    waiter = threading.Thread(target=lambda: asyncio.run(waits()), daemon=True)
+    waiter.start()
+    # one LISTEN session, on the server directly, for the four waits
+    wait_until(lambda: listen_sessions(db_url) == 1, timeout=30)
+    worker = PQ(pooled_url)
+    worker.run_worker(burst=True)
+    waiter.join(60)
+    app.close()
+    worker.close()
+    assert results == [1, 2, 3, 4]
+
+
+def listen_sessions(db_url: str) -> int:
+    """Sessions LISTENing for task ends: each says so with shared advisory locks (see
+    pq/store/sql/channel_done_wait.sql) for as long as it listens."""
+    with psycopg.connect(db_url) as conn:
+        row = conn.execute(
+            "SELECT count(DISTINCT pid) FROM pg_locks WHERE locktype = 'advisory'"
+            " AND mode = 'ShareLock' AND granted AND database ="
+            " (SELECT oid FROM pg_database WHERE datname = current_database())"
+        ).fetchone()
+        assert row is not None
+        return int(row[0])
+
+
 def test_workers_behind_the_bouncer_poll_and_say_so(
     pooled_url: str, db_url: str, tmp_path: Path
 ) -> None:
@@ -166,3 +219,17 @@ def test_periodic_ticks_through_the_bouncer(pooled_url: str, db_url: str, tmp_pa
     app.close()
     for log in tmp_path.glob("worker*.log"):
         assert "Traceback" not in log.read_text()
+
+
+def test_a_large_result_is_recorded_through_the_bouncer(pooled_url: str) -> None:
+    # A result of 1 MiB or more is streamed into a temporary table (pq/store/staging.py):
+    # made, filled and read inside one transaction, so it holds behind a transaction pooler.
+    app = PQ(pooled_url)
+    big = app.task(hostile.return_big_document).delay(2)
+    small = app.task(funcs.add).delay(1, 2)
+    try:
+        assert app.run_worker(burst=True, concurrency=2) == 2
+        assert big.result(timeout=10) == hostile.return_big_document(2)
+        assert small.result(timeout=10) == 3
+    finally:
+        app.close()

@@ -2,7 +2,8 @@
 -- first (FIFO per key within a priority), after the flow claim took the group's locks.
 -- Params: queues, priorities, rate_key, concurrency_key (each NULL for "none"), limit,
 --   worker_id, started_at (the clock the rate bucket recorded).
--- Index: pq_tasks_waiting_idx. Locks: FOR UPDATE SKIP LOCKED, then the claimed rows; the
+-- Index: pq_tasks_waiting_idx (queue, priority, run_at, id), partial on 'waiting' (0002):
+--   rows of other queues are never read. Locks: FOR UPDATE SKIP LOCKED, then the claimed rows; the
 --   attempt counter and worker_id fence later writes exactly as task_claim.sql does.
 WITH next AS (
     SELECT id

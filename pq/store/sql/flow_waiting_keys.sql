@@ -1,7 +1,8 @@
 -- The groups of due waiting rows a worker may start (one per rate key and concurrency key),
 -- best first, with their strictest limits. Run by the flow claim only, never by the ordinary
 -- claim. Params: queues (text[]), priorities (smallint[] or NULL), limit.
--- Index: pq_tasks_waiting_idx (partial on status = 'waiting'). Locks: none.
+-- Index: pq_tasks_waiting_idx (queue, priority, run_at, id), partial on status = 'waiting'
+--   (0002): rows of other queues are never read. Locks: none.
 SELECT rate_key, concurrency_key,
        min((options->'rate_limit'->>'count')::integer) AS rate_count,
        max((options->'rate_limit'->>'seconds')::double precision) AS rate_seconds,

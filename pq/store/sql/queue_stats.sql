@@ -3,8 +3,8 @@
 -- task's age, completed and failed in the last 1/5/15 minutes, p50/p95 run time of the
 -- attempts that ended in the last 15 minutes (last attempt of each row), whether paused.
 -- Params: none.
--- Index: pending rows through pq_tasks_claim_idx (partial, INCLUDE queue), waiting rows
---   through pq_tasks_waiting_idx, running rows
+-- Index: pending rows through pq_tasks_pending_idx (partial, led by queue), waiting
+--   rows through pq_tasks_waiting_idx (the same shape), running rows
 --   through pq_tasks_running_idx, finished rows through pq_tasks_finished_idx
 --   (status, finished_at DESC) bounded to 15 minutes. Locks: none.
 WITH live AS (

@@ -1,7 +1,7 @@
 -- Counts tasks with the filters of task_list (what `pq retry --failed` or `pq purge` is about
 -- to touch, so the operator confirms a number). Params: statuses (text[] or NULL), queues
 -- (text[] or NULL), name (NULL, exact, or the part after ':' or the last '.').
--- Index: pq_tasks_claim_idx for pending, pq_tasks_finished_idx for ended statuses.
+-- Index: pq_tasks_pending_idx for pending, pq_tasks_finished_idx for ended statuses.
 -- Locks: none.
 SELECT count(*) AS n FROM {schema}.pq_tasks
 WHERE (%(statuses)s::text[] IS NULL OR status = ANY(%(statuses)s::text[]))

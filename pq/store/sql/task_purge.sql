@@ -1,6 +1,6 @@
 -- Deletes up to `limit` tasks of one queue in one status (never running ones: cancel those).
--- Params: queue, status, limit. Index: pq_tasks_claim_idx for pending rows (partial,
---   INCLUDE queue), pq_tasks_finished_idx for ended ones.
+-- Params: queue, status, limit. Index: pq_tasks_pending_idx for pending rows (partial,
+--   led by queue), pq_tasks_finished_idx for ended ones.
 -- Locks: the deleted rows, FOR UPDATE SKIP LOCKED: a row a worker is claiming right now is
 --   left alone (it runs), and each batch is its own short transaction.
 WITH target AS (
