@@ -20,7 +20,8 @@ import time
 import psycopg
 from psycopg import sql
 
-from pq import PQ, TaskCancelledError, TaskHandle, TaskStatus, embedded
+from pq import PQ, TaskCancelledError, TaskHandle, TaskStatus
+from pq.store import embedded
 
 LIMIT_SECONDS = 1.0
 

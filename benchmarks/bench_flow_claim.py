@@ -106,7 +106,7 @@ def turns(app: PQ, conn: psycopg.Connection[Any], before: bool, batch: int, n: i
     q = app.queries
     finish_sql = q.render(BEFORE_FINISH) if before else q.sql("task_finish")
     claim_params = {"worker_id": 1, "limit": batch, "queues": ["default"], "priorities": None}
-    finish_params = {"channel_done": q.channel_done, "channel": q.channel}
+    finish_params = {"channel_done": q.channel_done, "channel": q.channel, "done_key": q.done_key}
     claimed: list[dict[str, Any]] = []
     started = time.perf_counter()
     for _ in range(n):

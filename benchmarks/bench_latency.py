@@ -21,10 +21,10 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import psycopg
-from psycopg import sql
 
 from benchmarks._worker_bench import scratch_app, worker_process
 from pq import PQ
+from pq.store.db import PsycopgExecutor
 
 TASKS = 500
 WARM_UP = 20
@@ -47,10 +47,12 @@ def percentile(sorted_values: list[float], q: float) -> float:
 
 def wait_done(conn: psycopg.Connection[tuple[object, ...]], task_id: int) -> None:
     prefix = f"{task_id}:"
-    while True:
-        for notice in conn.notifies(timeout=30, stop_after=1):
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        for notice in conn.notifies(timeout=5, stop_after=1):
             if notice.payload.startswith(prefix):
                 return
+    raise SystemExit(f"task {task_id} did not end within 60 s (is a worker running?)")
 
 
 def measure(bench: PQ, task: Any, worker_args: tuple[str, ...]) -> list[float]:
@@ -60,7 +62,8 @@ def measure(bench: PQ, task: Any, worker_args: tuple[str, ...]) -> list[float]:
         psycopg.connect(bench.database_url, autocommit=True) as done,
         worker_process(bench, "benchmarks.bench_latency:app", *worker_args),
     ):
-        done.execute(sql.SQL("LISTEN {}").format(sql.Identifier(bench.queries.channel_done)))
+        # LISTEN, then say so: workers send the done NOTIFY only while someone waits for it.
+        bench.queries.listen_done(PsycopgExecutor(done))
         latencies = []
         for n in range(TASKS + WARM_UP):
             handle = task.delay()

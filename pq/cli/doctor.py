@@ -47,6 +47,13 @@ def doctor(app: AppArg) -> None:
         report.ok("migrations: all applied")
     _connections(report, health.connections, health.workers)
     _sizes(report, health.sizes, health.dead)
+    for index in health.invalid:
+        report.warn(
+            f"index {index['name']} on {index['table_name']} is INVALID: a concurrent build "
+            "was interrupted; writes still maintain it but no query uses it",
+            f"run `pq migrate {app}` (direct URL), which drops and rebuilds the indexes of a "
+            "migration it has not recorded; otherwise DROP INDEX CONCURRENTLY it",
+        )
     _vacuum_blockers(report, health.xmin)
     typer.echo(f"{report.problems} problem(s) found" if report.problems else "all good")
     raise typer.Exit(1 if report.problems else 0)

@@ -1,5 +1,6 @@
 """What `pq doctor` reads from the database: sizes, dead tuples, the oldest transaction that
-holds back vacuum, connections, live workers. Read-only statements of pq/store/sql/health_*."""
+holds back vacuum, connections, live workers, indexes a migration left half built.
+Read-only statements of pq/store/sql/health_*."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ class Health:
     xmin: list[Row] = field(default_factory=list)  # {pid, database, user, state, ...}
     connections: Row = field(default_factory=dict)
     workers: Row = field(default_factory=dict)  # {workers, slots}
+    invalid: list[Row] = field(default_factory=list)  # {name, table_name}: half-built indexes
 
 
 def read_health(queries: Queries, ex: PsycopgExecutor, *, has_tables: bool) -> Health:
@@ -25,6 +27,7 @@ def read_health(queries: Queries, ex: PsycopgExecutor, *, has_tables: bool) -> H
         dead=ex.fetch(queries.sql("health_dead_tuples"), schema),
         xmin=ex.fetch(queries.sql("health_xmin"), {}),
         connections=ex.fetch(queries.sql("health_connections"), {})[0],
+        invalid=ex.fetch(queries.sql("health_invalid_indexes"), schema),
     )
     if has_tables:
         health.workers = ex.fetch(queries.sql("health_workers"), {})[0]

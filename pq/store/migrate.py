@@ -3,7 +3,9 @@
 A migration whose first line is `-- pq:no-transaction` runs outside any transaction, one
 statement at a time (its statements end at a line ending in `;`): CREATE INDEX CONCURRENTLY
 and DROP INDEX CONCURRENTLY must, and they are how an index is built on a table of millions of
-rows without holding up enqueues for the length of the build.
+rows without holding up enqueues for the length of the build. On an empty pq_tasks (a new
+database) it runs in a transaction like the others, without CONCURRENTLY: there is nothing to
+keep writable, and a concurrent build would wait for every transaction open in the database.
 """
 
 from __future__ import annotations
@@ -111,9 +113,7 @@ def _apply_in_one_transaction(ex: PsycopgExecutor, queries: Queries) -> list[Mig
         queries.schema_create(ex)
         for migration in _pending(ex, queries):
             log.info("applying migration %04d_%s", migration.version, migration.name)
-            if migration.transactional:
-                queries.migration_apply(ex, migration.version, migration.name, migration.text)
-            else:
+            if not migration.transactional and queries.task_table_has_rows(ex):
                 log.warning(
                     "migration %04d_%s builds indexes; through a connection pooler it runs in "
                     "one transaction and writes to pq_tasks wait until it ends: on a large "
@@ -121,12 +121,21 @@ def _apply_in_one_transaction(ex: PsycopgExecutor, queries: Queries) -> list[Mig
                     migration.version,
                     migration.name,
                 )
-                for statement in statements(migration.text):
-                    _drop_if_invalid(ex, queries, statement, concurrently=False)
-                    queries.migration_run(ex, _CONCURRENTLY.sub("", statement))
-                queries.migration_record(ex, migration.version, migration.name)
+            _apply_in_transaction(ex, queries, migration)
             done.append(migration)
     return done
+
+
+def _apply_in_transaction(ex: PsycopgExecutor, queries: Queries, migration: Migration) -> None:
+    """Inside the caller's transaction; a no-transaction migration's statements lose their
+    CONCURRENTLY (they take the locks of a plain build)."""
+    if migration.transactional:
+        queries.migration_apply(ex, migration.version, migration.name, migration.text)
+        return
+    for statement in statements(migration.text):
+        _drop_if_invalid(ex, queries, statement, concurrently=False)
+        queries.migration_run(ex, _CONCURRENTLY.sub("", statement))
+    queries.migration_record(ex, migration.version, migration.name)
 
 
 def _apply_one_by_one(ex: PsycopgExecutor, queries: Queries) -> list[Migration]:
@@ -136,21 +145,28 @@ def _apply_one_by_one(ex: PsycopgExecutor, queries: Queries) -> list[Migration]:
         done = []
         for migration in _pending(ex, queries):
             log.info("applying migration %04d_%s", migration.version, migration.name)
-            if migration.transactional:
+            # An empty pq_tasks (a new database) has nothing to keep writable during a build:
+            # a plain one is instant there, and CONCURRENTLY would wait for every transaction
+            # open anywhere in the database, a caller's own included.
+            if migration.transactional or not queries.task_table_has_rows(ex):
                 with ex.conn.transaction():
-                    queries.migration_apply(ex, migration.version, migration.name, migration.text)
+                    _apply_in_transaction(ex, queries, migration)
             else:
-                # Autocommit, statement by statement: a failure leaves the statements before
-                # it done, and the next run repeats them (each is IF [NOT] EXISTS).
-                for statement in statements(migration.text):
-                    _drop_if_invalid(ex, queries, statement, concurrently=True)
-                    queries.migration_run(ex, statement)
-                queries.migration_record(ex, migration.version, migration.name)
+                _apply_concurrently(ex, queries, migration)
             done.append(migration)
         return done
     finally:
         with suppress(psycopg.Error):  # a broken connection has released the lock anyway
             queries.migration_session_unlock(ex)
+
+
+def _apply_concurrently(ex: PsycopgExecutor, queries: Queries, migration: Migration) -> None:
+    """Autocommit, statement by statement: a failure leaves the statements before it done,
+    and the next run repeats them (each is IF [NOT] EXISTS)."""
+    for statement in statements(migration.text):
+        _drop_if_invalid(ex, queries, statement, concurrently=True)
+        queries.migration_run(ex, statement)
+    queries.migration_record(ex, migration.version, migration.name)
 
 
 def _wait_for_session_lock(ex: PsycopgExecutor, queries: Queries) -> None:

@@ -62,6 +62,9 @@ class MigrationQueries:
     def migration_record(self, ex: Executor, version: int, name: str) -> None:
         ex.fetch(self.sql("migration_record"), {"version": version, "name": name})
 
+    def task_table_has_rows(self, ex: Executor) -> bool:
+        return bool(ex.fetch(self.sql("task_table_has_rows"), {})[0]["present"])
+
     def index_invalid(self, ex: Executor, index: str) -> bool:
         """Whether the schema holds an index of that name left INVALID (an interrupted
         CREATE INDEX CONCURRENTLY): IF NOT EXISTS would keep it, unusable, forever."""

@@ -3,6 +3,8 @@ a missing migration, and a pooler without a direct URL for LISTEN."""
 
 from __future__ import annotations
 
+import contextlib
+
 import psycopg
 import pytest
 
@@ -69,3 +71,15 @@ def test_pq_pooled_settles_the_question_either_way(pooled_url: str, db_url: str)
         said_pooled.stdout
     )
     assert "no direct URL for LISTEN" in said_pooled.stdout
+
+
+def test_doctor_reports_an_index_a_concurrent_build_left_invalid(db_url: str) -> None:
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("INSERT INTO pq_tasks (name) VALUES ('twice'), ('twice')")
+        # A build that fails half way leaves its index behind, INVALID.
+        with contextlib.suppress(psycopg.errors.UniqueViolation):
+            conn.execute("CREATE UNIQUE INDEX CONCURRENTLY pq_tasks_half_built ON pq_tasks (name)")
+    done = run_pq("doctor", APP, db_url=db_url)
+    assert done.returncode == 1
+    assert "WARN  index pq_tasks_half_built on pq_tasks is INVALID" in done.stdout
+    assert f"pq migrate {APP}" in done.stdout

@@ -30,6 +30,22 @@ def test_a_task_end_nobody_waits_for_sends_no_done_notice(app: PQ, db_url: str) 
         assert _payloads(plain, 0.5) == []
 
 
+def test_finishes_running_at_once_do_not_take_each_other_for_waiters(app: PQ, db_url: str) -> None:
+    with (
+        psycopg.connect(db_url) as finishing,  # another finish, holding 15 of the 16 slots
+        psycopg.connect(db_url, autocommit=True) as plain,
+    ):
+        for slot in range(15):
+            finishing.execute(
+                "SELECT pg_try_advisory_xact_lock(%s, %s)", (app.queries.done_key, slot)
+            )
+        plain.execute(f'LISTEN "{app.queries.channel_done}"')
+        app.enqueue(funcs.add, 1, 2)
+        assert app.run_worker(burst=True) == 1
+        assert _payloads(plain, 0.5) == []
+        finishing.rollback()
+
+
 def test_a_session_waiting_for_task_ends_hears_each_end(app: PQ, db_url: str) -> None:
     with psycopg.connect(db_url, autocommit=True) as waiting:
         app.queries.listen_done(PsycopgExecutor(waiting))

@@ -119,6 +119,20 @@ def test_0002_lands_on_a_database_that_has_the_later_migrations(db_url: str) -> 
     assert task is not None and task.status is TaskStatus.COMPLETED and task.result == 3
 
 
+def test_a_new_database_migrates_while_a_transaction_is_open_elsewhere(
+    empty_db_url: str,
+) -> None:
+    # A concurrent build waits for every older transaction in the database; on a new,
+    # empty table the indexes are built in a transaction instead, so a caller's own open
+    # transaction (a Django test, a web request) cannot hold the migration up.
+    with psycopg.connect(empty_db_url) as open_elsewhere:
+        open_elsewhere.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        open_elsewhere.execute("SELECT 1")  # holds its snapshot until it ends
+        applied = _within(30, PQ(empty_db_url).run_db_migrations)
+    assert 2 in _versions(applied)
+    assert _indexes(empty_db_url)["pq_tasks_pending_idx"][0]
+
+
 def test_enqueues_go_on_while_the_index_is_built(db_url: str) -> None:
     _as_before_0002(db_url)
     app = PQ(db_url)

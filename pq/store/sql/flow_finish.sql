@@ -22,8 +22,8 @@
 -- Returns one row per changed task (kind 'done') and per new workflow row (kind 'new').
 -- Waiters: the done NOTIFY goes out only when a session waits for task ends (see
 --   task_finish.sql and channel_done_wait.sql). Params: done_key.
--- Locks: the updated rows, by primary key; the chord rows of completed members; one done
---   slot's advisory lock, when free, to commit.
+-- Locks: the updated rows, by primary key; the chord rows of completed members; the first
+--   free done slot's advisory lock, to commit.
 WITH finished AS (
     SELECT *
     FROM jsonb_to_recordset(%(rows)s::jsonb) AS r(
@@ -31,7 +31,12 @@ WITH finished AS (
         error text, result jsonb, retry_at timestamptz, record jsonb)
 ),
 awaited AS (  -- a volatile call: evaluated once
-    SELECT NOT pg_try_advisory_xact_lock(%(done_key)s::integer, pg_backend_pid() %% 8) AS anyone
+    -- the first free slot is ours to commit; all 16 taken means a waiter holds them shared
+    -- (or 16 finishes run at once: one NOTIFY too many, harmless)
+    SELECT NOT EXISTS (
+        SELECT FROM generate_series(0, 15) AS s
+        WHERE pg_try_advisory_xact_lock(%(done_key)s::integer, (pg_backend_pid() + s) %% 16)
+    ) AS anyone
 ),
 done AS (
 UPDATE {schema}.pq_tasks AS t

@@ -18,7 +18,7 @@
 -- Waiters: the done NOTIFY goes out only when a session waits for task ends (it holds the
 --   shared lock of channel_done_wait.sql, so our try of one slot fails); a NOTIFY nobody
 --   waits for would still wake every listening session of the database. Params: done_key.
--- Locks: the updated rows, by primary key; one done slot's advisory lock, when free, to commit.
+-- Locks: the updated rows, by primary key; the first free done slot's advisory lock, to commit.
 WITH finished AS (
     SELECT *
     FROM jsonb_to_recordset(%(rows)s::jsonb) AS r(
@@ -26,7 +26,12 @@ WITH finished AS (
         error text, result jsonb, retry_at timestamptz, record jsonb)
 ),
 awaited AS (  -- a volatile call: evaluated once, before the update
-    SELECT NOT pg_try_advisory_xact_lock(%(done_key)s::integer, pg_backend_pid() %% 8) AS anyone
+    -- the first free slot is ours to commit; all 16 taken means a waiter holds them shared
+    -- (or 16 finishes run at once: one NOTIFY too many, harmless)
+    SELECT NOT EXISTS (
+        SELECT FROM generate_series(0, 15) AS s
+        WHERE pg_try_advisory_xact_lock(%(done_key)s::integer, (pg_backend_pid() + s) %% 16)
+    ) AS anyone
 )
 UPDATE {schema}.pq_tasks AS t
 SET status      = CASE WHEN t.parked IS NOT NULL THEN 'pending'
