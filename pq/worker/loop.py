@@ -98,8 +98,7 @@ class Worker(FlowControl):
             why = (
                 "--poll-only"
                 if self.settings.poll_only
-                else "behind a connection pooler, "
-                + pooler.source(self.runtime.database_url())
+                else "behind a connection pooler, " + pooler.source(self.runtime.database_url())
             )
             log.info(
                 "no LISTEN (%s): polling every %gs; give a direct database URL with "
