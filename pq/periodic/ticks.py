@@ -35,6 +35,9 @@ log = logging.getLogger("pq.scheduler")
 BATCH = 50  # due schedules locked per transaction
 # A schedule created, changed or resumed by another process is noticed within this time.
 MAX_SLEEP = 2.0
+# ... by a worker that LISTENs: it hears such a change ('p:') and looks at once, so between
+# due times it looks only this often, a safety net (an idle look is a transaction per worker).
+LISTENING_MAX_SLEEP = 30.0
 # Waking a hair after the due time, so the database's clock has surely reached it.
 LATE_MARGIN = 0.005
 
@@ -157,8 +160,9 @@ class Scheduler:
     def due(self) -> bool:
         return time.monotonic() >= self.next_check
 
-    def run_due(self, conn: psycopg.Connection[Any]) -> int:
-        """Takes every due tick (in batches); returns how many tasks it enqueued."""
+    def run_due(self, conn: psycopg.Connection[Any], *, max_sleep: float = MAX_SLEEP) -> int:
+        """Takes every due tick (in batches); returns how many tasks it enqueued. The next
+        look is at the next due time, or within `max_sleep` seconds."""
         enqueued = 0
         while True:
             taken, locked = self._run_batch(conn)
@@ -168,7 +172,7 @@ class Scheduler:
         seconds = self.queries.periodic_next_due(
             PsycopgExecutor(conn), queues=self.queues, priorities=self.priorities
         )
-        wait = MAX_SLEEP if seconds is None else min(MAX_SLEEP, max(seconds, 0.0))
+        wait = max_sleep if seconds is None else min(max_sleep, max(seconds, 0.0))
         self.next_check = time.monotonic() + wait + LATE_MARGIN
         return enqueued
 

@@ -121,8 +121,10 @@ class Queries(FlowQueries, WorkerQueries, MigrationQueries):
         limit: int,
         queues: list[str],
         priorities: list[int] | None,
-    ) -> tuple[dict[int, str], list[Row]]:
-        """Records ended attempts and claims new rows in one network round trip.
+        look_waiting: bool = False,
+    ) -> tuple[dict[int, str], list[Row], bool]:
+        """Records ended attempts and claims new rows in one network round trip; with
+        `look_waiting`, also tells whether due waiting rows (flow control) exist.
 
         The two statements go out together in pipeline mode, each committing on its own as
         when sent apart: measured here, that beats both two plain round trips and one
@@ -141,8 +143,15 @@ class Queries(FlowQueries, WorkerQueries, MigrationQueries):
             claim.execute(
                 self.sql("task_claim"), self._claim_params(worker_id, limit, queues, priorities)
             )
+            look = conn.cursor(row_factory=dict_row)
+            if look_waiting:
+                look.execute(
+                    self.sql("flow_waiting_keys"),
+                    {"queues": queues, "priorities": priorities, "limit": 1},
+                )
         changed = self._changed(finish.fetchall()) if finished else {}
-        return changed, self._in_claim_order(claim.fetchall())
+        waiting = bool(look.fetchall()) if look_waiting else False
+        return changed, self._in_claim_order(claim.fetchall()), waiting
 
     def task_finish(self, ex: Executor, finished: list[dict[str, Any]]) -> dict[int, str]:
         """Records finished attempts; returns {id: new status} of the rows that changed (the

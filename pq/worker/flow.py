@@ -115,6 +115,8 @@ class FlowControl(Upkeep):
         now = time.monotonic()
         if not self.flow_due and now < self.next_flow:
             return
+        if not self.flow_due and not self.flow_waiting:
+            return  # nothing waited at the last look: the next claim looks (_flow_look_due)
         self.flow_due = False
         claim = self.link.call(
             "claiming flow-controlled tasks",
@@ -136,6 +138,16 @@ class FlowControl(Upkeep):
         self.next_flow = time.monotonic() + wait
         self.flow_due = len(claim.rows) == free  # all we could take: there may be more
         self._fork_claimed(claim.rows)
+
+    def _flow_look_due(self) -> bool:
+        """Whether the next claim also asks if waiting rows are due: the timer's look when the
+        last one found none, riding on the claim's round trip and commit (an idle worker
+        polls once per poll interval, not twice). Rows found make a flow claim due."""
+        return not self.flow_due and not self.flow_waiting and time.monotonic() >= self.next_flow
+
+    def _flow_looked(self, waiting: bool) -> None:
+        self.next_flow = time.monotonic() + self.settings.poll_interval
+        self.flow_due = waiting
 
     def _fork_claimed(self, rows: list[Row]) -> None:
         if not rows:

@@ -250,6 +250,7 @@ class Worker(FlowControl):
             if self.finished:
                 return  # not written yet (outage, lock wait): claim on a later turn
         limit = self._claim_limit()
+        look = self._flow_look_due()  # and are waiting rows due? (pq/worker/flow.py)
         began = time.perf_counter()
         try:
             result = self.link.call(
@@ -261,6 +262,7 @@ class Worker(FlowControl):
                     limit=limit,
                     queues=self.queues,
                     priorities=self.priorities,
+                    look_waiting=look,
                 ),
                 raise_data_errors=True,
             )
@@ -271,7 +273,9 @@ class Worker(FlowControl):
             return
         if result is None:
             return  # the connection broke; a claim that committed anyway is released later
-        changed, rows = result
+        changed, rows, waiting = result
+        if look:
+            self._flow_looked(waiting)
         self.metrics.timed("claim", time.perf_counter() - began)
         self._recorded(changed)
         self.next_poll = time.monotonic() + self.settings.poll_interval

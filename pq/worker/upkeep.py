@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import time
 
+from pq.periodic.ticks import LISTENING_MAX_SLEEP, MAX_SLEEP
 from pq.store.db import PsycopgExecutor
 from pq.telemetry import logs
 from pq.worker.fleet import register_worker, release_unowned_tasks, rescue_lost_tasks
@@ -91,7 +92,12 @@ class Upkeep(Reuse):
         """Enqueues the periodic ticks that are due (see pq/scheduler.py)."""
         if self.stopping or not self.link.up or not self.scheduler.due():
             return
-        if self.link.call("enqueuing periodic ticks", lambda ex: self.scheduler.run_due(ex.conn)):
+        # A listening worker hears 'p:' when a schedule changes: it need not look every 2 s.
+        most = LISTENING_MAX_SLEEP if self.link.listener is not None else MAX_SLEEP
+        ticked = self.link.call(
+            "enqueuing periodic ticks", lambda ex: self.scheduler.run_due(ex.conn, max_sleep=most)
+        )
+        if ticked:
             self.maybe_work = True  # our own ticks may be for our queues: claim at once
 
     def _reconnect_if_due(self) -> None:
@@ -113,6 +119,7 @@ class Upkeep(Reuse):
             self.next_rescue = time.monotonic() + self.settings.lease
         if self.link.complete and listener_was_down:
             self.maybe_work = True  # notifications sent while it was down are gone
+            self.scheduler.next_check = 0.0  # a 'p:' among them too
 
     # -- while a database call waits (pq/worker/stall.py) --------------------------------------
     def _supervise_waiting(self) -> None:
