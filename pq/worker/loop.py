@@ -95,7 +95,11 @@ class Worker(FlowControl):
         )  # code's schedules
         self.worker_id = self._register(self.link.executor())
         if not self.link.listening:
-            why = "--poll-only" if self.settings.poll_only else "behind a connection pooler"
+            why = (
+                "--poll-only"
+                if self.settings.poll_only
+                else "behind a connection pooler, " + pooler.source(self.runtime.database_url())
+            )
             log.info(
                 "no LISTEN (%s): polling every %gs; give a direct database URL with "
                 "--listen-url / PQ_LISTEN_URL for pick-up in milliseconds",
