@@ -122,7 +122,8 @@ def main() -> None:
     n = args.tasks
     server = ServerClock(app.database_url)
 
-    print(f"pq throughput, {n} tasks per figure (pid {os.getpid()})")
+    load = "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"pq throughput, {n} tasks per figure (pid {os.getpid()}), {load}")
     print(
         f"  {'':<34} {'rate':>10} {'':29} {'CPU ms per task: parent  child server':>36}"
         "  over bare fork        page faults: parent child"
@@ -144,6 +145,7 @@ def main() -> None:
     print(f"  {'raw psycopg INSERT + commit (the limit)':<44} {raw_rate:>10.1f} rows/s")
     delay_rate, _ = rate(n, lambda: delay_loop(n))
     report("task.delay()", delay_rate, "tasks/s", raw_rate, 0.8)
+    print("  at the end: load average " + " ".join(f"{x:.2f}" for x in os.getloadavg()))
     app.close()
 
 
