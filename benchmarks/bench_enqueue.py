@@ -11,14 +11,17 @@ the embedded one; a schema of its own, emptied first), with the same row content
   the floor a single enqueue can reach;
 - `task.map()` of the same number of calls against a raw `COPY` of the same rows with their
   arguments already encoded: only the database's share of the work (target: >= 0.7x).
-Rounds alternate raw and pq, so a change in the machine's load hits both alike; the best
-round of each is compared. Nothing is asserted: the figures are printed.
+The single loops take turns in 10 slices (their rate over all slices is compared, and the
+median of the slices' ratios printed); the bulk pair alternates over rounds and compares
+the best round of each. Nothing is asserted: the figures are printed.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import statistics
 import time
 from collections.abc import Callable
 
@@ -31,6 +34,7 @@ from pq import PQ
 SCHEMA = "pq_bench_enqueue"
 TABLE = f"{SCHEMA}.pq_tasks"
 app: PQ = fresh_app(SCHEMA)
+SLICES = 10  # the single pair runs in this many alternating slices
 
 
 @app.task
@@ -108,13 +112,49 @@ def pq_map(n: int) -> None:
     assert len(ids) == n
 
 
+def single_pair(pool: ConnectionPool[psycopg.Connection[tuple[object, ...]]], n: int) -> None:
+    """n calls of each loop in SLICES slices, the loops taking turns inside each slice in an
+    order that alternates: a load change on the shared machine hits all of them alike."""
+    per = max(1, n // SLICES)
+    loops: dict[str, Callable[[], object]] = {
+        "raw": lambda: raw_insert_loop(pool, per),
+        "delay": lambda: delay_loop(per),
+        "auto": lambda: raw_autocommit_loop(pool, per),
+    }
+    total = dict.fromkeys(loops, 0.0)
+    ratios = []
+    for turn in range(SLICES):
+        took = {k: _timed(loops[k]) for k in (loops if turn % 2 else reversed(loops))}
+        ratios.append(took["raw"] / took["delay"])
+        for k, seconds in took.items():
+            total[k] += seconds
+    count = per * SLICES
+    rate = {k: count / seconds for k, seconds in total.items()}
+    print(f"  {'raw INSERT + commit via psycopg_pool (limit)':<44} {rate['raw']:>10.1f} rows/s")
+    report(f"task.delay() x {count}", rate["delay"], "tasks/s", rate["raw"], 0.9)
+    print(
+        f"  {'  median of the ' + str(SLICES) + ' slices':<44} {statistics.median(ratios):>10.2f}"
+    )
+    print(f"  {'  raw INSERT in autocommit (1 round trip)':<44} {rate['auto']:>10.1f} rows/s")
+    print(f"  {'  delay() / raw INSERT in autocommit':<44} {rate['delay'] / rate['auto']:>10.2f}")
+
+
+def bulk_pair(n: int, rounds: int) -> None:
+    rows = [_row(i) for i in range(n)]
+    copy_times, map_times = [], []
+    for _ in range(rounds):
+        copy_times.append(_timed(lambda: raw_copy(rows)))
+        map_times.append(_timed(lambda: pq_map(n)))
+    print(f"  {'raw COPY of the same rows (limit)':<44} {n / min(copy_times):>10.1f} rows/s")
+    report(f"task.map() of {n}", n / min(map_times), "tasks/s", n / min(copy_times), 0.7)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--single", type=int, default=5000, help="delay() calls per round")
+    parser.add_argument("--single", type=int, default=5000, help="delay() calls in all")
     parser.add_argument("--bulk", type=int, default=100_000, help="map() items per round")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of the bulk pair")
     options = parser.parse_args()
-    single, bulk = options.single, options.bulk
     settings = app.settings
     pool: ConnectionPool[psycopg.Connection[tuple[object, ...]]] = ConnectionPool(
         app.database_url, min_size=settings.pool_min_size, max_size=settings.pool_max_size
@@ -122,27 +162,13 @@ def main() -> None:
     pool.wait()
     delay_loop(50)  # warm both pools (connections opened, statements prepared)
     raw_insert_loop(pool, 50)
-    times: dict[str, list[float]] = {"raw": [], "auto": [], "delay": [], "copy": [], "map": []}
-    rows = [_row(i) for i in range(bulk)]
-    for _ in range(options.rounds):
-        times["raw"].append(_timed(lambda: raw_insert_loop(pool, single)))
-        times["delay"].append(_timed(lambda: delay_loop(single)))
-        times["auto"].append(_timed(lambda: raw_autocommit_loop(pool, single)))
-        times["copy"].append(_timed(lambda: raw_copy(rows)))
-        times["map"].append(_timed(lambda: pq_map(bulk)))
+    print(f"pq enqueue (load average {os.getloadavg()[0]:.1f} at start)")
+    single_pair(pool, options.single)
+    bulk_pair(options.bulk, options.rounds)
     pool.close()
     app.close()
     _truncate()
-
-    best = {k: min(v) for k, v in times.items()}
-    print(f"pq enqueue, best of {options.rounds} rounds")
-    print(f"  {'raw INSERT + commit via psycopg_pool (limit)':<44} {single / best['raw']:>10.1f}")
-    report(f"task.delay() x {single}", single / best["delay"], "tasks/s", single / best["raw"], 0.9)
-    auto = single / best["auto"]
-    print(f"  {'  raw INSERT in autocommit (1 round trip, ref.)':<44} {auto:>10.1f}")
-    print(f"  {'  delay() / raw autocommit INSERT':<44} {single / best['delay'] / auto:>10.2f}")
-    print(f"  {'raw COPY of the same rows (limit)':<44} {bulk / best['copy']:>10.1f}")
-    report(f"task.map() of {bulk}", bulk / best["map"], "tasks/s", bulk / best["copy"], 0.7)
+    print(f"  (load average {os.getloadavg()[0]:.1f} at the end)")
 
 
 if __name__ == "__main__":
