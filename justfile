@@ -35,9 +35,25 @@ fmt:
 typecheck:
     {{py}} -m mypy --strict pq
 
-# print the benchmark figures, each beside its limit measured in the same run
+# print the benchmark figures, each beside its limit measured in the same run (docs/performance.md);
+# Celery beside pq too when PEERS_PYTHON (default /tmp/peers/bin/python) has benchmarks/peers' requirements
 bench:
-    for script in benchmarks/bench_*.py; do echo "== $script"; {{py}} "$script" || exit 1; done
+    #!/usr/bin/env bash
+    failed=()
+    echo "load average: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores, $(date -u +%F)"
+    for script in benchmarks/bench_*.py; do
+        echo "== $script"
+        {{py}} "$script" || failed+=("$script")
+    done
+    peers="${PEERS_PYTHON:-/tmp/peers/bin/python}"
+    if "$peers" -c "import celery, redis; redis.Redis().ping()" 2>/dev/null; then
+        echo "== benchmarks/peers/bench_celery.py"
+        "$peers" benchmarks/peers/bench_celery.py --tasks 500 || failed+=(benchmarks/peers/bench_celery.py)
+    else
+        echo "== benchmarks/peers/bench_celery.py skipped: no Celery or no Redis (see benchmarks/peers/requirements.txt)"
+    fi
+    echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+    if [ ${#failed[@]} -gt 0 ]; then echo "failed: ${failed[*]}"; exit 1; fi
 
 # build the documentation site into site/
 docs:

@@ -1,7 +1,7 @@
 """Retention and bloat: what 1M finished tasks cost on disk, what deleting them costs the queue,
 and what a transaction held open elsewhere does to the drain rate.
 
-    python benchmarks/bench_retention.py [--rows 1000000] [--days 30] [--drain 10000]
+    python benchmarks/bench_retention.py [--rows 1000000] [--days 30] [--drain 20000] [--rounds 2]
 
 Runs in a database of its own on the server of PQ_DATABASE_URL (else the embedded one), so
 the held-open transaction and the sizes are this run's alone.
@@ -19,7 +19,9 @@ the held-open transaction and the sizes are this run's alone.
 2. Bloat. `--drain` no-op tasks drained by one worker (concurrency 4, tasks_per_child 100,
    so the database's share shows), `--rounds` times each, alternating: as is, and with
    another session holding a REPEATABLE READ transaction open for the whole drain: rates,
-   their ratio, dead tuples, and the server CPU per task (when the server runs on this host).
+   their ratio, the server CPU per task (when the server runs on this host), and at the end
+   of each drain the dead tuples and what one claim on the drained queue reads (EXPLAIN
+   BUFFERS: a figure the machine's load does not move).
 Nothing is asserted: the figures are printed.
 """
 
@@ -289,6 +291,28 @@ def dead_tuples(bench: PQ) -> int:
     return int(row[0]) if row else 0
 
 
+EMPTY_CLAIM = """
+EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON)
+SELECT id FROM {t}
+WHERE status = 'pending' AND run_at <= now() AND queue = ANY('{{default}}')
+ORDER BY priority DESC, run_at, id LIMIT 4
+"""
+
+
+def empty_claim(bench: PQ) -> tuple[int, float]:
+    """(buffers, ms) the claim's index walk costs on the drained queue: it steps over the
+    entries of every claimed row, and reads their heap rows while vacuum may not remove them."""
+    with psycopg.connect(bench.database_url, autocommit=True) as conn:
+        # The second walk is the one to read: the first marks the entries of rows vacuum
+        # could remove as dead in the index (what a claim does), so later walks skip them.
+        conn.execute(sql.SQL(EMPTY_CLAIM).format(t=table(bench)))
+        row = conn.execute(sql.SQL(EMPTY_CLAIM).format(t=table(bench))).fetchone()
+    plan = row[0][0] if row else {}
+    top = plan.get("Plan", {})
+    buffers = int(top.get("Shared Hit Blocks", 0)) + int(top.get("Shared Read Blocks", 0))
+    return buffers, float(plan.get("Execution Time", 0.0))
+
+
 def part_bloat(bench: PQ, count: int, rounds: int) -> None:
     print(f"2. drain of {count} no-op tasks (1 worker, concurrency 4, tasks_per_child 100)")
     drainer = PQ(bench.database_url, schema=SCHEMA)
@@ -302,12 +326,14 @@ def part_bloat(bench: PQ, count: int, rounds: int) -> None:
             with held_open(bench, hold):
                 parts = measure(lambda: drainer.run_worker(**options, tasks_per_child=100), server)
                 dead = dead_tuples(bench)
+                buffers, claim_ms = empty_claim(bench)
             rates[hold].append(count / parts.wall)
             server_ms = "n/a" if parts.server is None else f"{parts.server / count * 1000:.2f} ms"
             label = "with a transaction held open" if hold else "nothing held open"
             print(
-                f"  {label:<30} {rates[hold][-1]:7.1f} tasks/s, dead tuples at the end {dead},"
-                f" server CPU per task {server_ms}"
+                f"  {label:<30} {rates[hold][-1]:7.1f} tasks/s, server CPU per task {server_ms};"
+                f" at the end: {dead} dead tuples, an empty claim reads {buffers} buffers"
+                f" in {claim_ms:.1f} ms"
             )
     drainer.close()
     held, free = statistics.median(rates[True]), statistics.median(rates[False])
@@ -319,7 +345,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--threads", type=int, default=2, help="workers running retention")
-    parser.add_argument("--drain", type=int, default=10_000)
+    parser.add_argument("--drain", type=int, default=20_000)
     parser.add_argument("--rounds", type=int, default=2, help="drains of each kind")
     parser.add_argument("--skip", choices=["retention", "bloat"], action="append", default=[])
     options = parser.parse_args()

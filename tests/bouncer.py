@@ -2,7 +2,9 @@
 server, on a free port of its own, for the tests that check pq works through a pooler.
 
 Every database of the server is reachable through it under the same name (the `*` fallback
-entry), so a test's own database (the `db_url` fixture) has a pooled twin URL.
+entry), so a test's own database (the `db_url` fixture) has a pooled twin URL. With
+`unix=True` it also listens on a Unix socket and reaches the server by its Unix socket, as a
+PgBouncer beside Postgres on the database host does (`unix_url_for`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,16 @@ def available() -> bool:
     return os.access(PGBOUNCER, os.X_OK)
 
 
+def server_socket_dir(server_url: str) -> str:
+    """The server's (first) Unix socket directory; RuntimeError if it has none."""
+    with psycopg.connect(server_url) as conn:
+        row = conn.execute("SHOW unix_socket_directories").fetchone()
+    dirs = [d.strip() for d in str(row[0] if row else "").split(",") if d.strip()]
+    if not dirs or not dirs[0].startswith("/"):
+        raise RuntimeError("the test server has no Unix socket directory")
+    return dirs[0]
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -35,12 +47,12 @@ def _free_port() -> int:
 class PgBouncer:
     """Started on construction; `url_for(db_url)` is the same database through the bouncer."""
 
-    def __init__(self, server_url: str, *, pool_size: int = 20) -> None:
+    def __init__(self, server_url: str, *, pool_size: int = 20, unix: bool = False) -> None:
         info = psycopg.conninfo.conninfo_to_dict(server_url)
         self.port = _free_port()
         self.user = str(info.get("user") or "postgres")
         self.dir = Path(tempfile.mkdtemp(prefix="pq-pgbouncer-"))
-        host = str(info.get("host") or "127.0.0.1")
+        host = server_socket_dir(server_url) if unix else str(info.get("host") or "127.0.0.1")
         target = f"host={host} port={info.get('port') or 5432} user={self.user}"
         if info.get("password"):
             target += f" password={info['password']}"
@@ -51,7 +63,7 @@ class PgBouncer:
             "[pgbouncer]\n"
             "listen_addr = 127.0.0.1\n"
             f"listen_port = {self.port}\n"
-            "unix_socket_dir =\n"
+            f"unix_socket_dir = {self.dir if unix else ''}\n"
             "auth_type = trust\n"
             f"auth_file = {self.dir / 'users.txt'}\n"
             "pool_mode = transaction\n"
@@ -94,6 +106,13 @@ class PgBouncer:
         """The same database (and user) as `db_url`, through the bouncer."""
         info = psycopg.conninfo.conninfo_to_dict(db_url)
         return f"postgresql://{self.user}@127.0.0.1:{self.port}/{info['dbname']}?connect_timeout=10"
+
+    def unix_url_for(self, db_url: str) -> str:
+        """`url_for` through the bouncer's Unix socket (made with unix=True)."""
+        info = psycopg.conninfo.conninfo_to_dict(db_url)
+        return psycopg.conninfo.make_conninfo(
+            user=self.user, dbname=str(info["dbname"]), host=str(self.dir), port=str(self.port)
+        )
 
     def log(self) -> str:
         path = self.dir / "pgbouncer.log"

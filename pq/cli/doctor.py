@@ -39,7 +39,7 @@ def doctor(app: AppArg) -> None:
         pooled = bool(pooler.is_pooled(pq_app.database_url))
     report = Report()
     missing = [m for m in available_migrations() if m.version not in applied]
-    _pooler(report, pooled, pq_app.settings.listen_url)
+    _pooler(report, pooled, pq_app.settings.listen_url, pooler.source(pq_app.database_url))
     if missing:
         names = ", ".join(f"{m.version:04d}_{m.name}" for m in missing)
         report.warn(f"migrations missing: {names}", f"run `pq migrate {app}` (direct URL)")
@@ -74,11 +74,11 @@ class Report:
         typer.echo(f"WARN  {text}\n      -> {advice}")
 
 
-def _pooler(report: Report, pooled: bool, listen_url: str | None) -> None:
+def _pooler(report: Report, pooled: bool, listen_url: str | None, how: str) -> None:
     if not pooled:
-        report.ok("direct connection to Postgres (no pooler detected; PQ_POOLED=1 to say so)")
+        report.ok(f"direct connection to Postgres ({how})")
         return
-    report.ok("through a connection pooler: prepared statements off")
+    report.ok(f"through a connection pooler: prepared statements off ({how})")
     if listen_url:
         report.ok("LISTEN on the direct PQ_LISTEN_URL: pick-up in milliseconds")
     else:

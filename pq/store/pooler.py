@@ -9,6 +9,13 @@ it on) and no LISTEN (the notifications go to whichever session ran the LISTEN, 
 The answer comes from the settings (`pooled=True/False`, PQ_POOLED) or, when left to "auto",
 from the first connection to a URL: the server sees its client on another port (or on a
 Unix socket) than the one this process connected from, so something relays the connection.
+When both ends are Unix sockets (a pooler beside Postgres on its host) there is no client
+port to compare: the socket we connected to then carries another port number than the
+server's own `port` setting, which only a relay's socket can.
+
+Any relay counts, poolers in session mode and port-mapping proxies too (Docker's userland
+proxy, an SSH tunnel, a cloud SQL proxy): for those PQ_POOLED=0 keeps LISTEN and prepared
+statements (docs/scaling.md, "Behind PgBouncer").
 """
 
 from __future__ import annotations
@@ -25,9 +32,11 @@ log = logging.getLogger("pq.db")
 
 _lock = threading.Lock()
 _known: dict[str, bool] = {}  # URL -> behind a pooler (declared or detected)
+_declared: set[str] = set()  # URLs whose answer came from the settings
 
 _DETECT = (
-    "SELECT client_port FROM pg_catalog.pg_stat_activity WHERE pid = pg_catalog.pg_backend_pid()"
+    "SELECT client_port, pg_catalog.current_setting('port')::integer"
+    " FROM pg_catalog.pg_stat_activity WHERE pid = pg_catalog.pg_backend_pid()"
 )
 
 
@@ -36,11 +45,25 @@ def declare(url: str, pooled: bool | None) -> None:
     if pooled is not None:
         with _lock:
             _known[url] = pooled
+            _declared.add(url)
 
 
 def is_pooled(url: str) -> bool | None:
     """True/False once declared or detected for `url`; None before its first connection."""
     return _known.get(url)
+
+
+def source(url: str) -> str:
+    """How the answer for `url` was reached, for messages: what to set if it is wrong."""
+    pooled = _known.get(url)
+    if url in _declared:
+        return f"PQ_POOLED={int(bool(pooled))} (or pooled={bool(pooled)}) says so"
+    if pooled:
+        return (
+            "detected: the server sees another client port; set PQ_POOLED=0 if nothing "
+            "pools the connections (a port-mapping proxy, PgBouncer in session mode)"
+        )
+    return "detected: no relay between pq and Postgres; set PQ_POOLED=1 if a pooler is there"
 
 
 def settle(url: str, conn: psycopg.Connection[Any]) -> bool:
@@ -73,7 +96,11 @@ def _detect(conn: psycopg.Connection[Any]) -> bool:
     except (psycopg.Error, OSError):
         return False  # cannot tell: assume a direct connection, as before this check existed
     server_sees = -1 if row is None or row[0] is None else int(row[0])
-    return own_port != server_sees
+    if own_port != server_sees:
+        return True
+    # Both ends on Unix sockets: a socket named for another port than the server's own is a
+    # relay's (a pooler on the database host, reached and reaching Postgres by socket).
+    return own_port == -1 and row is not None and conn.info.port != int(row[1])
 
 
 def _local_port(fd: int) -> int:

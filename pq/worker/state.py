@@ -74,6 +74,7 @@ class WorkerState:
         self.stopping = False
         self.stop_deadline = 0.0
         self.kill_now = False
+        self.announced_stop = False  # the "stopping" line is logged once
         self.maybe_work = True
         self.damper = NoticeDamper()  # answers "new task" notices without a herd
         self.retention = Retention(settings.retain_completed, settings.retain_failed)
@@ -102,5 +103,8 @@ class WorkerState:
     def _lease_left(self) -> float:
         """Seconds before this worker must stop running tasks, its lease not renewed: a
         margin before peers may take it for lost (and run its tasks again)."""
-        margin = min(1.0, self.settings.lease / 4)
+        lease, interval = self.settings.lease, self.settings.heartbeat_interval
+        # Less than half the gap between heartbeat and lease: a lease barely longer than the
+        # heartbeat interval must not run out between two heartbeats that succeed.
+        margin = min(1.0, lease / 4, (lease - interval) / 2)
         return self.lease_from + self.settings.lease - margin - time.monotonic()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 
 import psycopg
+import pytest
 
 from pqcli import run_pq
 
@@ -39,6 +40,37 @@ def test_doctor_behind_pgbouncer_asks_for_a_direct_listen_url(pooled_url: str, d
     assert "no direct URL for LISTEN" in without.stdout
     assert with_direct.returncode == 0, with_direct.stdout
     assert "LISTEN on the direct PQ_LISTEN_URL" in with_direct.stdout
+
+
+def test_a_pooler_beside_postgres_on_unix_sockets_is_detected(server_url: str, db_url: str) -> None:
+    # Both ends on Unix sockets give no client port to compare: the socket's port number,
+    # not the server's, gives the pooler away.
+    from bouncer import PgBouncer, available
+
+    if not available():
+        pytest.skip("pgbouncer is not installed")
+    try:
+        bouncer = PgBouncer(server_url, unix=True)
+    except RuntimeError as exc:
+        pytest.skip(str(exc))
+    try:
+        pooled = run_pq("doctor", APP, db_url=bouncer.unix_url_for(db_url))
+    finally:
+        bouncer.stop()
+    assert "through a connection pooler: prepared statements off (detected" in pooled.stdout
+    assert "no direct URL for LISTEN" in pooled.stdout
+
+
+def test_pq_pooled_settles_the_question_either_way(pooled_url: str, db_url: str) -> None:
+    detected = run_pq("doctor", APP, db_url=db_url)
+    said_direct = run_pq("doctor", APP, db_url=pooled_url, env={"PQ_POOLED": "0"})
+    said_pooled = run_pq("doctor", APP, db_url=db_url, env={"PQ_POOLED": "1"})
+    assert "direct connection to Postgres (detected" in detected.stdout
+    assert "direct connection to Postgres (PQ_POOLED=0" in said_direct.stdout
+    assert "through a connection pooler: prepared statements off (PQ_POOLED=1" in (
+        said_pooled.stdout
+    )
+    assert "no direct URL for LISTEN" in said_pooled.stdout
 
 
 def test_doctor_reports_an_index_a_concurrent_build_left_invalid(db_url: str) -> None:
