@@ -12,6 +12,7 @@ Targets: fresh child p50 < 5 ms, p99 < 20 ms (DESIGN.md); with a spare p50 < 3 m
 
 from __future__ import annotations
 
+import os
 import statistics
 import sys
 import time
@@ -82,7 +83,8 @@ def main() -> None:
         task = bench.task(started_at.fn, name=started_at.name)
         for label, args in variants.items():
             results[label] = measure(bench, task, args)
-    print(f"idle pick-up latency over {TASKS} tasks (enqueue commit -> child running)")
+    load = "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())  # read ratios by it
+    print(f"idle pick-up latency over {TASKS} tasks (enqueue commit -> child running), {load}")
     for label, latencies in results.items():
         limits = LIMITS_MS if not variants[label] else SPARE_LIMITS_MS
         print(f"  {label}")

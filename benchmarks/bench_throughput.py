@@ -1,13 +1,16 @@
 """Throughput: draining no-op tasks, and single-row delay(), each beside its own limit.
 
-    python benchmarks/bench_throughput.py [--tasks 2000]
+    python benchmarks/bench_throughput.py [--tasks 1000]
 
 Limits are measured in the same run, from the same process (so the parent that forks is the
 same size: pq, psycopg and pydantic imported):
 - each drain is compared with a bare fork/_exit/wait loop keeping as many children in flight
   (targets: >= 0.8x at concurrency 2, >= 0.9x at concurrency 8), and its CPU per task is split
   by part: the worker parent, its children, the Postgres server. "Over bare fork" is the
-  parent + child CPU beyond the bare loop's (target: under 1 ms per task). Each drain runs
+  parent + child CPU beyond the bare loop's (target: under 1 ms per task). Page faults per
+  task (parent, children) are printed too: they do not move with the machine's load, and
+  much of the CPU beyond a bare fork is spent in them (each fork makes every page the
+  parent writes afterwards fault, and copy while a child shares it). Each drain runs
   three ways: a fresh child forked per task, spare children (--spares), and reuse
   (tasks_per_child=100, no fork per task: its ratio may pass 1, and its figures are the ones
   to compare with Celery prefork, benchmarks/peers/bench_celery.py);
@@ -102,13 +105,16 @@ def print_row(label: str, parts: Parts, n: int, limit: Parts | None, target: flo
         bare_parent, bare_child, _ = limit.per_item_ms(n)
         over = parent + child - bare_parent - bare_child
         verdict = "ok" if over < OVERHEAD_TARGET_MS else "ABOVE"
-        line += f"  {over:+6.2f} (< {OVERHEAD_TARGET_MS:g}) {verdict}"
-    print(line)
+        line += f"  {over:+6.2f} (< {OVERHEAD_TARGET_MS:g}) {verdict:<5}"
+    else:
+        line += " " * 22
+    parent_faults, child_faults = parts.faults_per_item(n)
+    print(f"{line} {parent_faults:6.0f} {child_faults:6.0f}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--tasks", type=int, default=2000)
+    parser.add_argument("--tasks", type=int, default=1000)
     parser.add_argument(
         "--concurrency", type=int, action="append", help="repeatable; default 2 and 8"
     )
@@ -116,10 +122,11 @@ def main() -> None:
     n = args.tasks
     server = ServerClock(app.database_url)
 
-    print(f"pq throughput, {n} tasks per figure (pid {os.getpid()})")
+    load = "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"pq throughput, {n} tasks per figure (pid {os.getpid()}), {load}")
     print(
         f"  {'':<34} {'rate':>10} {'':29} {'CPU ms per task: parent  child server':>36}"
-        "  over bare fork"
+        "  over bare fork        page faults: parent child"
     )
     for concurrency in args.concurrency or (2, 8):
         bare = measure(lambda c=concurrency: bare_fork_loop(n, c), server)
@@ -138,6 +145,7 @@ def main() -> None:
     print(f"  {'raw psycopg INSERT + commit (the limit)':<44} {raw_rate:>10.1f} rows/s")
     delay_rate, _ = rate(n, lambda: delay_loop(n))
     report("task.delay()", delay_rate, "tasks/s", raw_rate, 0.8)
+    print("  at the end: load average " + " ".join(f"{x:.2f}" for x in os.getloadavg()))
     app.close()
 
 

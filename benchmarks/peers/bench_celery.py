@@ -76,6 +76,7 @@ def celery_drain(client: redis.Redis, total: int, concurrency: int) -> float:
             str(concurrency),
             "--loglevel",
             "WARNING",
+            "--quiet",  # no banner: just bench prints the figures only
         ],
         cwd=HERE,
         env={**os.environ, "PYTHONPATH": str(HERE)},

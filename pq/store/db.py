@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 import psycopg
-from psycopg.rows import dict_row
+from psycopg.rows import dict_row, tuple_row
 from psycopg.types.json import JsonbLoader, JsonLoader
 from psycopg_pool import ConnectionPool
 
@@ -34,6 +34,12 @@ class Executor(Protocol):
     """Runs one statement with named (%(name)s) parameters and returns its rows as dicts."""
 
     def fetch(self, query: str, params: Mapping[str, Any]) -> list[Row]: ...
+
+    def fetch_id(self, query: str, params: Mapping[str, Any]) -> int:
+        """Runs a statement whose first row's first column is an id (an INSERT ... RETURNING
+        id): without building a dict per row, which costs a single enqueue a third of its
+        client CPU."""
+        ...
 
     def copy_rows(self, statement: str, rows: Iterable[Sequence[Any]]) -> None:
         """Streams rows into a `COPY ... FROM STDIN` statement."""
@@ -72,6 +78,14 @@ class PsycopgExecutor:
                 cur.adapters.register_loader("jsonb", JsonbLoader)
             cur.execute(query, params, prepare=self.prepare)  # our SQL files, not user text
             return cur.fetchall() if cur.description is not None else []
+
+    def fetch_id(self, query: str, params: Mapping[str, Any]) -> int:
+        # tuple_row: a caller's connection may have a row factory of its own.
+        with self.conn.cursor(row_factory=tuple_row) as cur:
+            cur.execute(query, params, prepare=self.prepare)
+            row = cur.fetchone()
+        assert row is not None, "the statement returned no row"
+        return int(row[0])
 
     def copy_rows(self, statement: str, rows: Iterable[Sequence[Any]]) -> None:
         """Streams rows into a `COPY ... FROM STDIN` statement."""
@@ -227,6 +241,11 @@ class Psycopg2Executor:
                     if isinstance(row[column], str):
                         row[column] = json.loads(row[column])
         return rows
+
+    def fetch_id(self, query: str, params: Mapping[str, Any]) -> int:
+        with self.conn.cursor() as cur:
+            cur.execute(query, params)
+            return int(cur.fetchone()[0])
 
     def copy_rows(self, statement: str, rows: Iterable[Sequence[Any]]) -> None:
         buffer = io.StringIO()

@@ -62,7 +62,7 @@ class Queries(FlowQueries, WorkerQueries, MigrationQueries):
     # -- tasks -------------------------------------------------------------------------------
     def task_insert(self, ex: Executor, row: NewTaskRow, *, notify: bool = True) -> int:
         """Inserts one task (and, with notify, wakes workers when it is due); returns its id."""
-        return int(ex.fetch(self.sql("task_insert"), row.params(self.channel, notify))[0]["id"])
+        return ex.fetch_id(self.sql("task_insert"), row.params(self.channel, notify))
 
     def task_upsert(self, ex: Executor, row: NewTaskRow) -> Row:
         """Returns {id, status, parked}: parked is true when the row was running."""

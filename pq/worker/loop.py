@@ -178,20 +178,12 @@ class Worker(FlowControl):
 
     # -- the loop ----------------------------------------------------------------------------
     def _loop(self) -> None:
-        announced_stop = False
         while True:
             self._reap()
             self._enforce_deadlines()
             self._enforce_lease()
             self._reconnect_if_due()
-            if self.stopping and not announced_stop:
-                announced_stop = True
-                log.info(
-                    "stopping: %d running task(s) get up to %gs to finish (signal again to "
-                    "kill them now)",
-                    len(self.children),
-                    self.settings.drain_timeout,
-                )
+            self._announce_stop()
             self._heartbeat_if_due()  # here, so a worker that never idles still heartbeats
             self._refresh_pauses()
             self._rescue_if_due()

@@ -142,9 +142,10 @@ class GuardedConnection(psycopg.Connection[Any]):
     guard: Guard | None = None
 
     def wait(self, gen: Any, *args: Any, **kwargs: Any) -> Any:
-        # A wait given its own timeout (notifies(timeout=0) on the listener) is already
-        # bounded: psycopg's waiting does it.
-        if self.guard is None or kwargs.get("timeout") is not None or len(args) > 1:
+        # Only notifies() passes its own timeout (3.3) or interval (3.2): the listener's
+        # drain(timeout=0) is bounded already, and psycopg 3.2 relies on the interval to
+        # return empty-handed.
+        if self.guard is None or args or kwargs:
             return super().wait(gen, *args, **kwargs)
         return self.guard.drive(gen, self)
 

@@ -74,6 +74,7 @@ class WorkerState:
         self.stopping = False
         self.stop_deadline = 0.0
         self.kill_now = False
+        self.announced_stop = False  # the "stopping" line is logged once
         self.maybe_work = True
         self.damper = NoticeDamper()  # answers "new task" notices without a herd
         self.retention = Retention(settings.retain_completed, settings.retain_failed)

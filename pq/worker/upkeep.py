@@ -124,10 +124,21 @@ class Upkeep(Reuse):
     # -- while a database call waits (pq/worker/stall.py) --------------------------------------
     def _supervise_waiting(self) -> None:
         """Runs every few tenths of a second inside a database call that waits. Stop signals
-        have set their flags already (handlers run while we wait); here only kills happen,
-        which need no database and leave the set of children as it is."""
+        have set their flags already (handlers run while we wait); here only logging and
+        kills happen, which need no database and leave the set of children as it is."""
+        self._announce_stop()
         self._enforce_deadlines()
         self._enforce_lease()
+
+    def _announce_stop(self) -> None:
+        if self.stopping and not self.announced_stop:
+            self.announced_stop = True
+            log.info(
+                "stopping: %d running task(s) get up to %gs to finish (signal again to kill "
+                "them now)",
+                len(self.children),
+                self.settings.drain_timeout,
+            )
 
     def _call_patience(self) -> float:
         patience = call_patience(self.settings.lease)
