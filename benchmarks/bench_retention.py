@@ -313,6 +313,56 @@ def empty_claim(bench: PQ) -> tuple[int, float]:
     return buffers, float(plan.get("Execution Time", 0.0))
 
 
+class BackendClock:
+    """CPU seconds of this database's server backends (the worker's sessions, autovacuum's),
+    sampled every 0.2 s from /proc while a drain runs: on a server shared with other work,
+    the postmaster's total would count everyone's. A backend's last 0.2 s before it exits
+    may be missed. None when the server's processes cannot be read (not on this host)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.seen: dict[int, tuple[float, float]] = {}  # pid -> (first, last) CPU seconds
+        self.readable = True
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            query = (
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+                " AND pid <> pg_backend_pid()"
+            )
+            while True:
+                for (pid,) in conn.execute(query).fetchall():
+                    self._sample(int(pid))
+                if self._stop.wait(0.2):
+                    return
+
+    def _sample(self, pid: int) -> None:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            self.readable = self.readable and pid in self.seen
+            return
+        rest = fields[fields.rindex(")") + 2 :].split()
+        cpu = (int(rest[11]) + int(rest[12])) / os.sysconf("SC_CLK_TCK")
+        first = self.seen.get(pid, (0.0, 0.0))[0] if pid in self.seen else cpu
+        self.seen[pid] = (first, cpu)
+
+    def __enter__(self) -> BackendClock:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def seconds(self) -> float | None:
+        if not self.readable or not self.seen:
+            return None
+        return sum(last - first for first, last in self.seen.values())
+
+
 def part_bloat(bench: PQ, count: int, rounds: int) -> None:
     print(f"2. drain of {count} no-op tasks (1 worker, concurrency 4, tasks_per_child 100)")
     drainer = PQ(bench.database_url, schema=SCHEMA)
@@ -323,12 +373,16 @@ def part_bloat(bench: PQ, count: int, rounds: int) -> None:
     for _ in range(rounds):  # alternating, so a change in the machine's load hits both
         for hold in (False, True):
             enqueue_pending(bench, count)
-            with held_open(bench, hold):
+            with held_open(bench, hold), BackendClock(bench.database_url) as backends:
                 parts = measure(lambda: drainer.run_worker(**options, tasks_per_child=100), server)
                 dead = dead_tuples(bench)
                 buffers, claim_ms = empty_claim(bench)
             rates[hold].append(count / parts.wall)
+            spent = backends.seconds()
             server_ms = "n/a" if parts.server is None else f"{parts.server / count * 1000:.2f} ms"
+            server_ms += " all server" + (
+                "" if spent is None else f", {spent / count * 1000:.2f} ms this database's backends"
+            )
             label = "with a transaction held open" if hold else "nothing held open"
             print(
                 f"  {label:<30} {rates[hold][-1]:7.1f} tasks/s, server CPU per task {server_ms};"
