@@ -66,7 +66,11 @@ def test_the_flow_claim_beside_many_waiting_rows_not_yet_due_reads_only_the_due_
     for name, params in statements:
         scans = _scans(app.database_url, app.queries.sql(name), params)
         assert "Seq Scan" not in {n["Node Type"] for n in scans}, name
-        assert {n.get("Index Name") for n in scans} <= {"pq_tasks_waiting_idx", "pq_tasks_pkey", None}
+        assert {n.get("Index Name") for n in scans} <= {
+            "pq_tasks_waiting_idx",
+            "pq_tasks_pkey",
+            None,
+        }
         # No node reads anywhere near the backlog's rows or pages (a walk over its entries,
         # even inside the index without a heap visit, reads hundreds of pages).
         assert max(n["Actual Rows"] * n["Actual Loops"] for n in scans) <= 5, name
