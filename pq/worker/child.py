@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import importlib
 import inspect
 import json
 import os
@@ -50,6 +51,14 @@ RAW_RESULT_BYTES = 2**20
 # prctl looked up once, in the parent at import: loading libc and building the function
 # object in every child cost it CPU and copy-on-write page faults before each task.
 _prctl = ctypes.CDLL(None, use_errno=True).prctl if sys.platform.startswith("linux") else None
+
+# The signals whose handlers the parent installed, restored through the C module: the
+# `signal.signal` wrapper turns the handler it replaces into an enum and, as the parent's is a
+# bound method, raises and catches a ValueError per signal in every child.
+_signal: Any = importlib.import_module("_signal")
+_PARENT_SIGNALS = tuple(
+    int(s) for s in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD, signal.SIGHUP)
+)
 
 # The report of the commonest ending (a task that returned None), encoded once in the parent.
 _SUCCESS_NONE = json.dumps({"ok": True, "result": None}).encode()
@@ -238,8 +247,8 @@ def _become_independent(parent: int) -> None:
     # The parent's handlers (stop flags, the wakeup pipe) mean nothing here; a SIGTERM sent to
     # the child must end it, and its signals must not wake the parent's loop.
     signal.set_wakeup_fd(-1)
-    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD, signal.SIGHUP):
-        signal.signal(signum, signal.SIG_DFL)
+    for signum in _PARENT_SIGNALS:
+        _signal.signal(signum, _signal.SIG_DFL)
 
 
 def _die_with(parent: int) -> None:
