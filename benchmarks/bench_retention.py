@@ -291,11 +291,13 @@ def dead_tuples(bench: PQ) -> int:
     return int(row[0]) if row else 0
 
 
+# The claim's first step (pq/store/sql/task_claim.sql): the highest priority pending in a
+# queue, read from the pending index; on a drained queue it walks every claimed row's entry.
 EMPTY_CLAIM = """
 EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON)
-SELECT id FROM {t}
-WHERE status = 'pending' AND run_at <= now() AND queue = ANY('{{default}}')
-ORDER BY priority DESC, run_at, id LIMIT 4
+SELECT priority FROM {t}
+WHERE status = 'pending' AND queue = 'default'
+ORDER BY priority DESC LIMIT 1
 """
 
 
