@@ -75,6 +75,11 @@ def _tolerant_json(conn: psycopg.Connection[Any]) -> None:
     # A row's JSON nested too deep for Python's parser (written by plain SQL) is read as an
     # Undecodable value instead of failing the statement (Task.from_row shows it as invalid).
     set_json_loads(tolerant_json_loads, conn)
+    # An enqueue or a read of a handle is one short statement: JIT compiling it (when a
+    # badly estimated plan passes jit_above_cost) costs far more than it saves. A SET, not a
+    # startup option, which PgBouncer refuses; the pool wants the connection idle back.
+    conn.execute("SET jit = off")
+    conn.commit()
 
 
 def _creating_module() -> str | None:

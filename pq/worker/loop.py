@@ -126,6 +126,10 @@ class Worker(FlowControl):
         conn.execute(f"SET lock_timeout = {LOCK_TIMEOUT_MS}")
         timeout_ms = int(statement_timeout(self.settings.lease) * 1000)
         conn.execute(f"SET statement_timeout = {timeout_ms}")
+        # The worker's statements are short and read short index ranges: JIT never pays off
+        # for them, and a claim whose row estimates are off (a recursive CTE's are) can pass
+        # jit_above_cost and spend 0.5 s+ compiling a plan that runs in a millisecond.
+        conn.execute("SET jit = off")
         return conn
 
     def _listen_url(self) -> str | None:
