@@ -1,6 +1,6 @@
 """Claim time with a large backlog the claim must not touch: it must stay flat.
 
-    python benchmarks/bench_claim.py [--rows 1000000] [--explain]
+    python benchmarks/bench_claim.py [--rows 1000000] [--explain] [--flow-only]
 
 The worker claims from queue "default" (all priorities, or only priority 50 for the
 "untaken priorities" shape). Each shape fills pq_tasks with PENDING claimable rows
@@ -17,11 +17,18 @@ connection does. Each claim alternates with one on an empty table of its own sch
 the claimable rows), so both medians see the same load: on a shared machine the load moves
 more between shapes than the backlog does. The ratio of each shape to that empty table must
 stay under 2 (docs/performance.md, "Claim cost and indexes").
+
+The flow claim (rate limits, concurrency keys: rows 'waiting') is timed the same way: 2,000
+due waiting rows of one concurrency key plus `--rows` waiting rows of "default" not yet due
+(at a higher priority, or at the same one), one full flow claim of one row at a time
+(pq.worker.flow.claim_flow: the groups, the key's lock and count, the claim) on a session with
+JIT off, as the worker's is.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 
@@ -30,6 +37,7 @@ import psycopg
 from _common import fresh_app
 from pq.store.db import PsycopgExecutor
 from pq.store.queries import Queries
+from pq.worker.flow import claim_flow
 
 SCHEMA = "pq_bench_claim"
 EMPTY_SCHEMA = "pq_bench_claim_empty"
@@ -67,17 +75,43 @@ SHAPES: list[tuple[str, str, list[int] | None]] = [
 ]
 
 
-def fill(url: str, schema: str, backlog_sql: str, rows: int) -> None:
+# (label, SQL of %(n)s waiting rows not yet due in the worker's queue) for the flow claim
+FLOW_SHAPES: list[tuple[str, str]] = [
+    ("flow: empty (both)", ""),
+    (
+        "flow: future, higher",
+        "INSERT INTO {t} (name, priority, status, run_at, concurrency_key, concurrency_limit) "
+        "SELECT 'bench:later', 90, 'waiting', now() + interval '1 day' + make_interval(secs => g),"
+        " 'later', 5 FROM generate_series(1, %(n)s) g",
+    ),
+    (
+        "flow: future, same",
+        "INSERT INTO {t} (name, status, run_at, concurrency_key, concurrency_limit) "
+        "SELECT 'bench:later', 'waiting', now() + interval '1 day' + make_interval(secs => g), "
+        "'todo', 1000000 FROM generate_series(1, %(n)s) g",
+    ),
+]
+FLOW_TODO = (
+    "INSERT INTO {t} (name, status, run_at, concurrency_key, concurrency_limit) "
+    "SELECT 'bench:todo', 'waiting', now() - interval '1 minute', 'todo', 1000000 "
+    "FROM generate_series(1, %(n)s)"
+)
+
+
+def fill(url: str, schema: str, backlog_sql: str, rows: int, *, flow: bool = False) -> None:
     table = f"{schema}.pq_tasks"
     with psycopg.connect(url) as conn:
         conn.execute(f"TRUNCATE {table}")
         if backlog_sql:
             conn.execute(backlog_sql.replace("{t}", table), {"n": rows})  # type: ignore[arg-type]
-        conn.execute(
-            f"INSERT INTO {table} (name, run_at) "
-            "SELECT 'bench:todo', now() - interval '1 minute' FROM generate_series(1, %s)",
-            (PENDING,),
-        )
+        if flow:
+            conn.execute(FLOW_TODO.replace("{t}", table), {"n": PENDING})  # type: ignore[arg-type]
+        else:
+            conn.execute(
+                f"INSERT INTO {table} (name, run_at) "
+                "SELECT 'bench:todo', now() - interval '1 minute' FROM generate_series(1, %s)",
+                (PENDING,),
+            )
         conn.commit()
         conn.autocommit = True
         conn.execute(f"VACUUM ANALYZE {table}")
@@ -102,6 +136,24 @@ def median_claims_ms(
     return statistics.median(timings[0]), statistics.median(timings[1])
 
 
+def median_flow_claims_ms(url: str, apps: tuple[Queries, Queries]) -> tuple[float, float]:
+    """As median_claims_ms, for the flow claim on sessions with JIT off (as the worker's)."""
+    timings: tuple[list[float], list[float]] = ([], [])
+    with psycopg.connect(url, autocommit=True) as one, psycopg.connect(url, autocommit=True) as two:
+        executors = (PsycopgExecutor(one), PsycopgExecutor(two))
+        for conn in (one, two):
+            conn.execute("SET jit = off")
+        for _ in range(CLAIMS):
+            for queries, ex, spent in zip(apps, executors, timings, strict=True):
+                started = time.perf_counter()
+                claim = claim_flow(
+                    queries, ex, worker_id=1, free=1, queues=["default"], priorities=None
+                )
+                spent.append((time.perf_counter() - started) * 1000)
+                assert [r["name"] for r in claim.rows] == ["bench:todo"], claim
+    return statistics.median(timings[0]), statistics.median(timings[1])
+
+
 def explain(url: str, queries: Queries, priorities: list[int] | None) -> str:
     sql = queries.sql("task_claim")
     params = {"worker_id": 1, "limit": 1, "queues": ["default"], "priorities": priorities}
@@ -115,6 +167,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--explain", action="store_true", help="print each shape's plan")
+    parser.add_argument("--flow-only", action="store_true", help="only the flow claim's shapes")
     args = parser.parse_args()
 
     empty, app = fresh_app(EMPTY_SCHEMA), fresh_app(SCHEMA)
@@ -122,9 +175,9 @@ def main() -> None:
     print(
         f"claim time vs a backlog of {args.rows:,} rows the claim must step over "
         f"({PENDING} claimable rows; median of {CLAIMS} single-row claims, each alternating "
-        "with one on an empty table)"
+        f"with one on an empty table); load average {os.getloadavg()[0]:.1f}"
     )
-    for label, backlog_sql, priorities in SHAPES:
+    for label, backlog_sql, priorities in [] if args.flow_only else SHAPES:
         fill(url, EMPTY_SCHEMA, "", 0)
         fill(url, SCHEMA, backlog_sql, args.rows)
         base, ms = median_claims_ms(url, (empty.queries, app.queries), priorities)
@@ -137,6 +190,17 @@ def main() -> None:
         )
         if args.explain:
             print(explain(url, app.queries, priorities))
+    for label, backlog_sql in FLOW_SHAPES:
+        fill(url, EMPTY_SCHEMA, "", 0, flow=True)
+        fill(url, SCHEMA, backlog_sql, args.rows, flow=True)
+        base, ms = median_flow_claims_ms(url, (empty.queries, app.queries))
+        ratio = ms / base
+        verdict = "ok" if ratio < TARGET else "ABOVE TARGET"
+        print(
+            f"  {label:<20} {ms:7.3f} ms per claim (empty table {base:6.3f} ms)  "
+            f"ratio {ratio:5.2f} (flow claim, worker of all priorities; target < {TARGET}) "
+            f"{verdict}"
+        )
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(f"DROP SCHEMA {SCHEMA} CASCADE")
         conn.execute(f"DROP SCHEMA {EMPTY_SCHEMA} CASCADE")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 
@@ -15,6 +15,33 @@ def check_arguments(fn: Callable[..., Any], name: str, args: Any, kwargs: Any) -
     signature = _signature(fn)
     if signature is None:
         return
+    _bind(signature, name, args, kwargs)
+
+
+class ShapeChecker:
+    """Checks the many calls of one `map()`/`enqueue_many()` against the function's signature.
+
+    Whether a call binds depends only on its shape: how many positional arguments it has and
+    which keyword names, never on the values. So each shape is bound once and later calls of
+    a known shape cost a set lookup: 100k items of one shape pay for one bind, not 100k.
+    """
+
+    def __init__(self, fn: Callable[..., Any], name: str) -> None:
+        self._signature = _signature(fn)
+        self._name = name
+        self._good: set[tuple[int, frozenset[str]]] = set()
+
+    def check(self, args: Sequence[Any], kwargs: Mapping[str, Any]) -> None:
+        if self._signature is None:
+            return
+        shape = (len(args), frozenset(kwargs))
+        if shape in self._good:
+            return
+        _bind(self._signature, self._name, args, kwargs)
+        self._good.add(shape)
+
+
+def _bind(signature: inspect.Signature, name: str, args: Any, kwargs: Any) -> None:
     try:
         signature.bind(*args, **kwargs)
     except TypeError as exc:

@@ -7,13 +7,14 @@ can write them and the caller still learns which id belongs to which item.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from pq.errors import ConfigurationError, SerializationError
 
 if TYPE_CHECKING:
+    from pq.producer.arguments import ShapeChecker
     from pq.producer.facade import Producer
     from pq.producer.task import TaskOptions
     from pq.serialization import Codec
@@ -43,6 +44,7 @@ def insert_many(
     *,
     run_at: datetime | None,
     connection: Any = None,
+    checker: ShapeChecker | None = None,
 ) -> list[int]:
     """Reserves ids, COPYs the rows and wakes the workers of the queue, in one transaction;
     an item that cannot be stored fails the call and nothing is written.
@@ -53,6 +55,8 @@ def insert_many(
     sent, so a bad item leaves that transaction as it was."""
     if app.interceptor is not None:
         calls = [split_item(item) for item in items]
+        for index, (args, kwargs) in enumerate(calls):
+            _check(checker, index, args, kwargs)
         return [
             app.interceptor.insert(name, a, k, options, run_at=run_at, client_id=None)
             for a, k in calls
@@ -60,7 +64,7 @@ def insert_many(
     items = items if isinstance(items, list | tuple) else list(items)
     if not items:
         return []
-    rows = encode_rows(app.codec, name, items, options)
+    rows = encode_rows(app.codec, name, items, options, checker)
     if connection is not None:
         rows = iter(list(rows))
     with app.executor(connection) as ex:
@@ -87,20 +91,24 @@ def insert_many(
 
 
 def encode_rows(
-    codec: Codec, name: str, items: Iterable[Any], options: TaskOptions
+    codec: Codec,
+    name: str,
+    items: Iterable[Any],
+    options: TaskOptions,
+    checker: ShapeChecker | None = None,
 ) -> Iterator[tuple[str, str, str]]:
-    """(args, kwargs, options) JSON of every item's row; an item that cannot be stored fails
-    with its position in `items`, so the caller finds it among thousands. Without a
-    secret_key every row shares one options text; with one, each row signs its arguments."""
+    """(args, kwargs, options) JSON of every item's row; an item that cannot be stored, or
+    whose arguments do not bind to the function's signature (`checker`), fails with its
+    position in `items`, so the caller finds it among thousands. Without a secret_key every
+    row shares one options text; with one, each row signs its arguments."""
     encode = codec.encode_arguments
     shared = options.options_json if codec.secret_key is None else None
     row_options = options.row_options()
     for index, item in enumerate(items):
         try:
-            if type(item) is tuple:  # the common case, without split_item's call
-                args, kwargs = encode(item, {})
-            else:
-                args, kwargs = encode(*split_item(item))
+            call = (item, _NO_KWARGS) if type(item) is tuple else split_item(item)
+            _check(checker, index, *call)
+            args, kwargs = encode(*call)
         except SerializationError as exc:
             raise SerializationError(f"{_item(index)}: {exc}") from exc
         except ConfigurationError as exc:
@@ -110,6 +118,20 @@ def encode_rows(
             yield args, kwargs, json.dumps(signed)
         else:
             yield args, kwargs, shared
+
+
+_NO_KWARGS: dict[str, Any] = {}  # shared by tuple items: nothing below mutates it
+
+
+def _check(
+    checker: ShapeChecker | None, index: int, args: Sequence[Any], kwargs: Mapping[str, Any]
+) -> None:
+    if checker is None:
+        return
+    try:
+        checker.check(args, kwargs)
+    except TypeError as exc:
+        raise TypeError(f"{_item(index)}: {exc}") from None
 
 
 def _item(index: int) -> str:

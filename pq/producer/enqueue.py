@@ -17,7 +17,7 @@ from pq.errors import (
     UnknownTaskError,
 )
 from pq.models import Priority, Task
-from pq.producer.arguments import check_arguments
+from pq.producer.arguments import ShapeChecker, check_arguments
 from pq.producer.notify import NotifyGate
 from pq.producer.task import TaskFunction, TaskOptions, resolve_run_at
 from pq.registry import Registry, import_by_name, task_name_of
@@ -226,7 +226,10 @@ class EnqueueMixin:
         name, defaults = self._name_and_defaults(fn)
         options = defaults.merged(priority=priority, queue=queue)
         when = resolve_run_at(run_at, countdown)
-        return insert_many(self, name, items, options, run_at=when, connection=connection)
+        checker = ShapeChecker(self._call_target(fn), name) if options.check_arguments else None
+        return insert_many(
+            self, name, items, options, run_at=when, connection=connection, checker=checker
+        )
 
     def _name_and_defaults(self, fn: Callable[..., Any] | str) -> tuple[str, TaskOptions]:
         if isinstance(fn, TaskFunction):
@@ -259,12 +262,13 @@ class EnqueueMixin:
         kwargs: dict[str, Any],
     ) -> None:
         """Binds the arguments to the function's signature before anything is stored."""
-        if not options.check_arguments:
-            return
+        if options.check_arguments:
+            check_arguments(self._call_target(fn), name, args, kwargs)
+
+    def _call_target(self, fn: Callable[..., Any] | str) -> Callable[..., Any]:
+        """The plain function whose signature a call of `fn` must bind to."""
         target = self.registry.resolve(fn) if isinstance(fn, str) else fn
-        if isinstance(target, TaskFunction):
-            target = target.fn
-        check_arguments(target, name, args, kwargs)
+        return target.fn if isinstance(target, TaskFunction) else target
 
     def cancel(self, task_id: int) -> bool:
         """Cancels a pending task (True: it will never run), or asks a running one to stop

@@ -15,7 +15,7 @@ from pq import (
     TaskDefinitionError,
     TaskStatus,
 )
-from taskmods import api, funcs
+from taskmods import api, funcs, hostile
 
 
 def test_map_enqueues_one_task_per_item_and_returns_ids_in_order(app: PQ) -> None:
@@ -95,7 +95,28 @@ def test_arguments_with_copy_format_characters_come_back_as_given(app: PQ) -> No
     values = ["a\tb", "c\nd\re", "back\\slash \\N \\.", '"quoted" \\"', "é ü 日本 \u2028", ""]
     ids = app.enqueue_many(api.echo, values)
     assert [app.get_task(i).args for i in ids] == [[v] for v in values]  # type: ignore[union-attr]
-    queued = app.enqueue_many(api.echo, [{"key\twith\\tab": "v"}], queue="q\\with\ttab")
+    # keyword names with COPY's special characters, for a function that takes any keyword
+    queued = app.enqueue_many(
+        hostile.accept_anything, [{"key\twith\\tab": "v"}], queue="q\\with\ttab"
+    )
     task = app.get_task(queued[0])
     assert task is not None and task.kwargs == {"key\twith\\tab": "v"}
     assert task.queue == "q\\with\ttab"
+
+
+def test_every_item_of_map_is_bound_to_the_signature_before_anything_is_written(app: PQ) -> None:
+    add = app.task(funcs.add)
+    with pytest.raises(TypeError, match=r"item 2 of map\(\).*too many positional"):
+        add.map([(1, 2), (3, 4), (5, 6, 7)])
+    with pytest.raises(TypeError, match=r"item 1 of map\(\).*unexpected keyword argument 'c'"):
+        app.enqueue_many(add, [{"a": 1, "b": 2}, {"a": 1, "b": 2, "c": 3}])
+    with pytest.raises(TypeError, match=r"item 0 of map\(\).*missing a required argument"):
+        add.map([5])  # a single value is one positional argument: add needs two
+    assert app.pending_count() == 0
+    assert len(add.map([(1, 2), {"a": 3, "b": 4}, (5, 6)])) == 3
+
+
+def test_map_of_a_task_declared_unchecked_stores_calls_that_do_not_bind(app: PQ) -> None:
+    loose = app.task(check_arguments=False)(funcs.add)
+    assert len(loose.map([(1, 2, 3)])) == 1
+    assert app.pending_count() == 1
