@@ -48,7 +48,9 @@ bench:
     peers="${PEERS_PYTHON:-/tmp/peers/bin/python}"
     if "$peers" -c "import celery, redis; redis.Redis().ping()" 2>/dev/null; then
         echo "== benchmarks/peers/bench_celery.py"
-        "$peers" benchmarks/peers/bench_celery.py --tasks 500 || failed+=(benchmarks/peers/bench_celery.py)
+        # the same database as the scripts above (the embedded one unless PQ_DATABASE_URL is set)
+        url="${PQ_DATABASE_URL:-$({{py}} -c 'from pq.store.embedded import resolve_database_url as r; print(r(None))')}"
+        PQ_DATABASE_URL="$url" "$peers" benchmarks/peers/bench_celery.py --tasks 500 || failed+=(benchmarks/peers/bench_celery.py)
     else
         echo "== benchmarks/peers/bench_celery.py skipped: no Celery or no Redis (see benchmarks/peers/requirements.txt)"
     fi
