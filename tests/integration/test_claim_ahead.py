@@ -9,6 +9,8 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+import psycopg
+
 from pq import PQ, OutcomeKind, TaskStatus
 from taskmods import api
 from waiting import wait_until
@@ -78,4 +80,24 @@ def test_rows_held_for_a_queue_that_gets_paused_are_handed_back(
 
     other, quick = _run_slow_then(db_url, tmp_path, pause_and_see_them_handed_back)
     assert [_status(other, i) for i in quick] == [TaskStatus.PENDING] * 2
+    other.close()
+
+
+def test_a_held_row_whose_cancel_notice_never_arrived_ends_cancelled_at_the_stop(
+    db_url: str, tmp_path: Path
+) -> None:
+    # The cancel is recorded on the row but its notice is lost (the worker stops first):
+    # handing the row back must not make it pending, or the next worker would run it.
+    def record_cancel_without_notice(app: PQ, ids: list[int]) -> None:
+        with psycopg.connect(db_url, autocommit=True) as conn:
+            table = f"{app.settings.schema}.pq_tasks"
+            conn.execute(f"UPDATE {table} SET cancel_requested_at = now() WHERE id = %s", ids[:1])
+
+    other, quick = _run_slow_then(db_url, tmp_path, record_cancel_without_notice)
+    cancelled = other.get_task(quick[0])
+    assert cancelled is not None and cancelled.status is TaskStatus.CANCELLED
+    assert cancelled.outcome is OutcomeKind.CANCELLED and cancelled.attempts == 0
+    assert _status(other, quick[1]) is TaskStatus.PENDING
+    assert other.run_worker(burst=True) == 1  # only the other one is left to run
+    assert _status(other, quick[0]) is TaskStatus.CANCELLED
     other.close()
