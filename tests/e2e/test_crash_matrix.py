@@ -12,7 +12,7 @@ from workerproc import WorkerProcess, kill_orphans, registered_workers, terminat
 
 import pq
 from pq import PQ, OutcomeKind, TaskStatus
-from taskmods import e2eapp, funcs
+from taskmods import api, e2eapp, funcs
 from waiting import wait_until
 
 
@@ -51,9 +51,12 @@ def _oldest(pids: list[int]) -> int:
 def test_kill_9_of_a_spare_run_or_reused_child_fails_only_its_task(
     app: PQ, db_url: str, tmp_path: Path, mode: tuple[str, str]
 ) -> None:
-    victim = app.enqueue(e2eapp.slow_no_retry, 60)
+    started = tmp_path / "started"
+    victim = app.enqueue(api.announce_then_sleep, str(started), 60)
     with workers(db_url, tmp_path, 1, *mode) as (worker,):
-        wait_until(lambda: status_of(app, victim) is TaskStatus.RUNNING, timeout=20)
+        # Wait for the task's code, not only its row: a child killed before the row reached
+        # it ran nothing, and the worker rightly runs the task in a fresh child instead.
+        wait_until(started.exists, timeout=20)
         # With spares, the waiting spare forked after the task's child is a child too.
         children = wait_until(
             lambda: len(c := worker.children()) == (2 if mode[0] == "--spares" else 1) and c,
