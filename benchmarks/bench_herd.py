@@ -24,12 +24,8 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
-import signal
-import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -38,9 +34,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import psycopg
 from psycopg import sql
 
-from benchmarks._worker_bench import ROOT
+from benchmarks._worker_bench import scratch_database, worker_processes
 from pq import PQ
-from pq.store.embedded import resolve_database_url
 
 SCHEMA = "pq_bench_herd"
 app = PQ()  # the worker subprocesses import this module: PQ_DATABASE_URL and PQ_SCHEMA
@@ -49,27 +44,6 @@ app = PQ()  # the worker subprocesses import this module: PQ_DATABASE_URL and PQ
 @app.task(name="benchmarks.bench_herd:noop")  # not __main__ when run as a script
 def noop() -> None:
     return None
-
-
-@contextmanager
-def scratch_database() -> Iterator[PQ]:
-    """A database of its own (pg_stat_database counts per database), dropped after."""
-    server = resolve_database_url(None)
-    info = psycopg.conninfo.conninfo_to_dict(server)
-    info["dbname"] = SCHEMA
-    url = psycopg.conninfo.make_conninfo(**info)  # type: ignore[arg-type]
-    drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(SCHEMA))
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(drop)
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(SCHEMA)))
-    bench = PQ(url, schema=SCHEMA)
-    bench.run_db_migrations()
-    try:
-        yield bench
-    finally:
-        bench.close()
-        with psycopg.connect(server, autocommit=True) as conn:
-            conn.execute(drop)
 
 
 class Monitor:
@@ -111,28 +85,6 @@ class Monitor:
 
 def _q(text: str) -> sql.Composed:
     return sql.SQL(text).format(sql.Identifier(SCHEMA))
-
-
-@contextmanager
-def workers(url: str, count: int) -> Iterator[None]:
-    env = {
-        **os.environ,
-        "PQ_DATABASE_URL": url,
-        "PQ_SCHEMA": SCHEMA,
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
-    }
-    pq_bin = Path(sys.executable).with_name("pq")
-    command = [str(pq_bin), "worker", "benchmarks.bench_herd:app", "--log-level", "WARNING"]
-    procs = [
-        subprocess.Popen([*command, "--concurrency", "2"], env=env, cwd=ROOT) for _ in range(count)
-    ]
-    try:
-        yield
-    finally:
-        for proc in procs:
-            proc.send_signal(signal.SIGTERM)
-        for proc in procs:
-            proc.wait(60)
 
 
 def _produce(url: str, count: int, go: Any) -> None:
@@ -187,7 +139,7 @@ def measure(
     before, notices = monitor.commits(), monitor.notices
     mark = monitor.statements
     started = time.monotonic()
-    with workers(url, worker_count):
+    with worker_processes(bench, "benchmarks.bench_herd:app", worker_count, "--concurrency", "2"):
         if kind == "stream":
             stream(url, options.tasks, options.producers, monitor, worker_count)
         else:
@@ -213,7 +165,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=8)
     options = parser.parse_args()
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    with scratch_database() as bench:
+    with scratch_database(SCHEMA) as bench:
         for kind in ("stream", "backlog"):
             what = (
                 f"{options.producers} producers enqueue one by one"

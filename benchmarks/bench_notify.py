@@ -20,13 +20,9 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
-import signal
 import statistics
-import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -34,11 +30,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import psycopg
 from psycopg import sql
 
-from benchmarks._worker_bench import ROOT
+from benchmarks._worker_bench import scratch_database, worker_processes
 from pq import PQ
-from pq.store.embedded import resolve_database_url
+from pq.settings import Settings
 
 SCHEMA = "pq_bench_notify"
+TARGET = "benchmarks.bench_notify:app"
 app = PQ()  # the worker subprocesses import this module: PQ_DATABASE_URL and PQ_SCHEMA
 
 
@@ -74,53 +71,6 @@ def enqueue_rate(url: str, total: int, producers: int, window: str) -> float:
     return (total // producers * producers) / (time.perf_counter() - started)
 
 
-@contextmanager
-def scratch_database() -> Iterator[PQ]:
-    """A database of its own (pg_stat_database counts per database), dropped after."""
-    server = resolve_database_url(None)
-    info = psycopg.conninfo.conninfo_to_dict(server)
-    info["dbname"] = SCHEMA
-    url = psycopg.conninfo.make_conninfo(**info)  # type: ignore[arg-type]
-    drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(SCHEMA))
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(drop)
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(SCHEMA)))
-    bench = PQ(url, schema=SCHEMA)
-    bench.run_db_migrations()
-    try:
-        yield bench
-    finally:
-        bench.close()
-        with psycopg.connect(server, autocommit=True) as conn:
-            conn.execute(drop)
-
-
-@contextmanager
-def workers(bench: PQ, count: int, *args: str) -> Iterator[list[subprocess.Popen[bytes]]]:
-    env = {
-        **os.environ,
-        "PQ_DATABASE_URL": bench.database_url,
-        "PQ_SCHEMA": SCHEMA,
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
-    }
-    pq_bin = Path(sys.executable).with_name("pq")
-    command = [str(pq_bin), "worker", "benchmarks.bench_notify:app", "--log-level", "WARNING"]
-    procs = [subprocess.Popen([*command, *args], env=env, cwd=ROOT) for _ in range(count)]
-    try:
-        query = sql.SQL("SELECT count(*) FROM {}.pq_workers WHERE stopped_at IS NULL").format(
-            sql.Identifier(SCHEMA)
-        )
-        with psycopg.connect(bench.database_url, autocommit=True) as conn:
-            while (conn.execute(query).fetchone() or (0,))[0] < count:
-                time.sleep(0.05)
-        yield procs
-    finally:
-        for proc in procs:
-            proc.send_signal(signal.SIGTERM)
-        for proc in procs:
-            proc.wait(60)
-
-
 def commits(url: str) -> int:
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("SELECT pg_stat_clear_snapshot()")
@@ -143,7 +93,7 @@ def commits_per_task(bench: PQ, count: int, worker_count: int) -> tuple[float, f
     clear(url)  # the rows of part 1 are still pending: drain only this part's tasks
     producer = PQ(url, schema=SCHEMA)
     producer.enqueue(noop, queue="warm-up")
-    with workers(bench, worker_count, "--concurrency", "2"):
+    with worker_processes(bench, TARGET, worker_count, "--concurrency", "2"):
         time.sleep(1.0)
         before, started = commits(url), time.monotonic()
         time.sleep(5.0)
@@ -170,7 +120,7 @@ def pickup_ms(bench: PQ, window: str, samples: int = 40) -> float:
     clear(bench.database_url)
     producer = PQ(bench.database_url, schema=SCHEMA)
     timings = []
-    with workers(bench, 1):
+    with worker_processes(bench, TARGET, 1):
         for _ in range(samples):
             started = time.perf_counter()
             task_id = producer.enqueue(noop)
@@ -187,13 +137,13 @@ def main() -> None:
     parser.add_argument("--listeners", type=int, default=4)
     parser.add_argument("--drain", type=int, default=2000)
     options = parser.parse_args()
-    default_window = os.environ.get("PQ_NOTIFY_WINDOW", "0.05")
-    with scratch_database() as bench:
+    default_window = str(Settings().notify_window)  # PQ_NOTIFY_WINDOW, else the default
+    with scratch_database(SCHEMA) as bench:
         url = bench.database_url
         print(f"1. enqueue rate, {options.producers} producers, {options.tasks} tasks")
         for label, window in (("NOTIFY per enqueue", "0"), ("pq default window", default_window)):
             alone = enqueue_rate(url, options.tasks, options.producers, window)
-            with workers(bench, options.listeners, "--queue", "elsewhere"):
+            with worker_processes(bench, TARGET, options.listeners, "--queue", "elsewhere"):
                 heard = enqueue_rate(url, options.tasks, options.producers, window)
             print(
                 f"  {label:<20} (window {window}s): {alone:7.0f}/s alone, {heard:7.0f}/s with "

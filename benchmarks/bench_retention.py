@@ -29,9 +29,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -46,13 +44,14 @@ import psycopg
 from psycopg import sql
 
 from benchmarks._parts import ServerClock, measure
-from benchmarks._worker_bench import ROOT
+from benchmarks._worker_bench import scratch_database, worker_processes
 from pq import PQ
 from pq.store.db import PsycopgExecutor
-from pq.store.embedded import resolve_database_url
 from pq.worker.retention import Retention
 
 SCHEMA = "pq_bench_retention"
+# the benchmark drives retention itself: its workers must not
+NO_RETENTION = {"PQ_RETAIN_COMPLETED": "none", "PQ_RETAIN_FAILED": "none"}
 NOOP = "benchmarks.bench_retention:noop"
 app = PQ()  # the worker subprocess imports this module: PQ_DATABASE_URL and PQ_SCHEMA
 
@@ -98,52 +97,6 @@ FROM pg_index i WHERE i.indrelid = %(table)s::regclass ORDER BY 2 DESC
 
 def mib(n: int) -> str:
     return f"{n / 1048576:8.1f} MiB"
-
-
-@contextmanager
-def scratch_database() -> Iterator[PQ]:
-    server = resolve_database_url(None)
-    info = psycopg.conninfo.conninfo_to_dict(server)
-    info["dbname"] = SCHEMA
-    url = psycopg.conninfo.make_conninfo(**info)  # type: ignore[arg-type]
-    drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(SCHEMA))
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(drop)
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(SCHEMA)))
-    bench = PQ(url, schema=SCHEMA)
-    bench.run_db_migrations()
-    try:
-        yield bench
-    finally:
-        bench.close()
-        with psycopg.connect(server, autocommit=True) as conn:
-            conn.execute(drop)
-
-
-@contextmanager
-def worker(bench: PQ, *args: str) -> Iterator[subprocess.Popen[bytes]]:
-    env = {
-        **os.environ,
-        "PQ_DATABASE_URL": bench.database_url,
-        "PQ_SCHEMA": SCHEMA,
-        "PQ_RETAIN_COMPLETED": "none",  # the benchmark drives retention itself
-        "PQ_RETAIN_FAILED": "none",
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
-    }
-    pq_bin = Path(sys.executable).with_name("pq")
-    command = [str(pq_bin), "worker", "benchmarks.bench_retention:app", "--log-level", "WARNING"]
-    proc = subprocess.Popen([*command, *args], env=env, cwd=ROOT)
-    try:
-        query = sql.SQL("SELECT count(*) FROM {}.pq_workers WHERE stopped_at IS NULL").format(
-            sql.Identifier(SCHEMA)
-        )
-        with psycopg.connect(bench.database_url, autocommit=True) as conn:
-            while (conn.execute(query).fetchone() or (0,))[0] < 1:
-                time.sleep(0.05)
-        yield proc
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(60)
 
 
 def table(bench: PQ) -> sql.Composed:
@@ -236,7 +189,9 @@ def part_retention(bench: PQ, rows: int, days: int, threads: int) -> None:
     vacuum(bench)
     print(f"  filled and vacuumed in {time.perf_counter() - started:.1f} s")
     print_sizes(bench, "without retention (every finished row kept)")
-    with worker(bench, "--concurrency", "2"):
+    with worker_processes(
+        bench, "benchmarks.bench_retention:app", 1, "--concurrency", "2", env=NO_RETENTION
+    ):
         with Probe(bench) as quiet:
             time.sleep(10)
         print(f"  before retention: {quiet.summary()}")
@@ -406,7 +361,7 @@ def main() -> None:
     parser.add_argument("--skip", choices=["retention", "bloat"], action="append", default=[])
     options = parser.parse_args()
     print(f"load average {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} at start")
-    with scratch_database() as bench:
+    with scratch_database(SCHEMA) as bench:
         if "retention" not in options.skip:
             part_retention(bench, options.rows, options.days, options.threads)
         if "bloat" not in options.skip:
