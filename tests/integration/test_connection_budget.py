@@ -8,24 +8,12 @@ import asyncio
 import threading
 from pathlib import Path
 
-import psycopg
+from sessions import listen_sessions, sessions
 from worker_procs import running_workers
 
 from pq import PQ
 from taskmods import budget, funcs
 from waiting import wait_until
-
-
-def sessions(db_url: str) -> int:
-    """Client sessions on this test's database, other than the one asking."""
-    with psycopg.connect(db_url) as conn:
-        row = conn.execute(
-            "SELECT count(*) FROM pg_stat_activity"
-            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-            " AND backend_type = 'client backend'"
-        ).fetchone()
-        assert row is not None
-        return int(row[0])
 
 
 def test_running_tasks_that_enqueue_use_one_connection_each(db_url: str, tmp_path: Path) -> None:
@@ -77,19 +65,6 @@ def test_result_waits_of_one_process_share_one_listen_connection(db_url: str) ->
     app.close()
     assert sorted(results) == [2 * n for n in range(8)]  # type: ignore[type-var]
     assert peak <= 2 + 1  # the pool's two connections and one LISTEN connection
-
-
-def listen_sessions(db_url: str) -> int:
-    """Sessions LISTENing for task ends: each says so with shared advisory locks (see
-    pq/store/sql/channel_done_wait.sql) for as long as it listens."""
-    with psycopg.connect(db_url) as conn:
-        row = conn.execute(
-            "SELECT count(DISTINCT pid) FROM pg_locks WHERE locktype = 'advisory'"
-            " AND mode = 'ShareLock' AND granted AND database ="
-            " (SELECT oid FROM pg_database WHERE datname = current_database())"
-        ).fetchone()
-        assert row is not None
-        return int(row[0])
 
 
 def test_awaiting_results_share_the_listen_connection_of_blocking_waits(db_url: str) -> None:

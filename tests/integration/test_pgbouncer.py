@@ -13,6 +13,7 @@ from pathlib import Path
 import psycopg
 import psycopg2
 import pytest
+from sessions import listen_sessions
 from worker_procs import running_workers
 
 from pq import PQ
@@ -149,19 +150,6 @@ def test_awaited_results_listen_on_the_direct_url(pooled_url: str, db_url: str) 
     app.close()
     worker.close()
     assert results == [1, 2, 3, 4]
-
-
-def listen_sessions(db_url: str) -> int:
-    """Sessions LISTENing for task ends: each says so with shared advisory locks (see
-    pq/store/sql/channel_done_wait.sql) for as long as it listens."""
-    with psycopg.connect(db_url) as conn:
-        row = conn.execute(
-            "SELECT count(DISTINCT pid) FROM pg_locks WHERE locktype = 'advisory'"
-            " AND mode = 'ShareLock' AND granted AND database ="
-            " (SELECT oid FROM pg_database WHERE datname = current_database())"
-        ).fetchone()
-        assert row is not None
-        return int(row[0])
 
 
 def test_workers_behind_the_bouncer_poll_and_say_so(
