@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from plans import plan_nodes
 
 from pq import PQ
 from pq.store.db import PsycopgExecutor
@@ -104,13 +105,6 @@ def _fill_backlog(url: str) -> None:
         conn.execute("VACUUM ANALYZE pq_tasks")
 
 
-def _plan_nodes(plan: dict[str, Any]) -> list[dict[str, Any]]:
-    nodes = [plan]
-    for child in plan.get("Plans", []):
-        nodes += _plan_nodes(child)
-    return nodes
-
-
 def test_a_claim_beside_a_large_backlog_reads_only_short_ranges_of_the_queue_index(
     app: PQ,
 ) -> None:
@@ -123,7 +117,7 @@ def test_a_claim_beside_a_large_backlog_reads_only_short_ranges_of_the_queue_ind
             plan = conn.execute(f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {sql}", params).fetchone()
             conn.rollback()
         assert plan is not None
-        scans = [n for n in _plan_nodes(plan[0][0]["Plan"]) if n.get("Relation Name")]
+        scans = [n for n in plan_nodes(plan[0][0]["Plan"]) if n.get("Relation Name")]
         assert {n["Node Type"] for n in scans} <= {"Index Scan", "Index Only Scan", "ModifyTable"}
         assert {n.get("Index Name") for n in scans} <= {
             "pq_tasks_pending_idx",

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import psycopg
+from plans import plan_nodes
 
 from pq import PQ
 from pq.store.db import PsycopgExecutor
@@ -36,19 +37,12 @@ def _fill(url: str) -> None:
         conn.execute("VACUUM ANALYZE pq_tasks")
 
 
-def _plan_nodes(plan: dict[str, Any]) -> list[dict[str, Any]]:
-    nodes = [plan]
-    for child in plan.get("Plans", []):
-        nodes += _plan_nodes(child)
-    return nodes
-
-
 def _scans(url: str, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
     with psycopg.connect(url) as conn:
         plan = conn.execute(f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {sql}", params).fetchone()
         conn.rollback()
     assert plan is not None
-    return [n for n in _plan_nodes(plan[0][0]["Plan"]) if n.get("Relation Name")]
+    return [n for n in plan_nodes(plan[0][0]["Plan"]) if n.get("Relation Name")]
 
 
 def test_the_flow_claim_beside_many_waiting_rows_not_yet_due_reads_only_the_due_range(
