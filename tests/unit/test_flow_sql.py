@@ -1,5 +1,6 @@
-"""flow_finish.sql is task_finish.sql plus the workflow links: their UPDATE must stay the same
-text, or a task would be recorded differently depending on the batch it ended in."""
+"""The SQL files that repeat a part of another (one statement per file) keep that part the same
+text: flow_finish.sql is task_finish.sql plus the workflow links, and the flow claims find
+their priority levels as task_claim.sql does."""
 
 from __future__ import annotations
 
@@ -23,3 +24,21 @@ def test_only_batches_with_workflow_rows_use_the_longer_statement() -> None:
     records = [{"id": 1, "flow": False}, {"id": 2, "flow": False}]
     assert Queries._finish_statement(records) == "task_finish"
     assert Queries._finish_statement([*records, {"id": 3, "flow": True}]) == "flow_finish"
+
+
+def _levels_part(text: str) -> str:
+    """The claim's `wanted` and `found` CTEs: the priorities present in the worker's queues,
+    found by a loose index scan (see task_claim.sql)."""
+    start = text.index("WITH RECURSIVE wanted AS (")
+    return text[start : text.index("levels AS (", start)]
+
+
+def test_the_three_range_reading_claims_find_pending_priorities_the_same_way() -> None:
+    # task_claim.sql reads pending rows, the two flow statements waiting rows; one statement
+    # per file means the shared CTEs are written three times, and must not drift apart.
+    queries = Queries("public")
+    pending = _levels_part(queries.sql("task_claim"))
+    assert "status = 'pending'" in pending and "lower_one" in pending
+    for name in ("flow_claim", "flow_waiting_keys"):
+        waiting = _levels_part(queries.sql(name))
+        assert waiting.replace("status = 'waiting'", "status = 'pending'") == pending, name
