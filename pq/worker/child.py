@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import importlib
 import inspect
 import json
@@ -32,7 +31,7 @@ from pq.telemetry import tracing
 from pq.worker.handoff import frame, receive
 from pq.worker.limits import Limits
 from pq.worker.output import tag_standard_streams
-from pq.worker.tree import become_subreaper
+from pq.worker.tree import become_subreaper, prctl
 
 if TYPE_CHECKING:
     from pq.runtime import Runtime
@@ -47,10 +46,6 @@ MAX_RESULT_BYTES = 64 * 2**20
 # From this size on, a result travels after its report as raw JSON the parent never decodes.
 RAW_RESULT_BYTES = 2**20
 
-
-# prctl looked up once, in the parent at import: loading libc and building the function
-# object in every child cost it CPU and copy-on-write page faults before each task.
-_prctl = ctypes.CDLL(None, use_errno=True).prctl if sys.platform.startswith("linux") else None
 
 # The signals whose handlers the parent installed, restored through the C module: the
 # `signal.signal` wrapper turns the handler it replaces into an enum and, as the parent's is a
@@ -254,9 +249,9 @@ def _become_independent(parent: int) -> None:
 def _die_with(parent: int) -> None:
     """A child never outlives its worker: nobody would enforce its max_runtime, and after
     the rescue a retry (or an upserted version) would run beside it."""
-    if _prctl is not None:
+    if prctl is not None:  # looked up once, in the parent (pq/worker/tree.py)
         # prctl(PR_SET_PDEATHSIG, SIGKILL): the kernel kills us when the parent exits.
-        _prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+        prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
     else:  # no parent-death signal: a watchdog thread notices re-parenting instead
         threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
     if os.getppid() != parent:  # the parent died before the signal was armed

@@ -23,6 +23,7 @@ import os
 import signal
 import sys
 from contextlib import suppress
+from typing import Any
 
 _PR_SET_CHILD_SUBREAPER = 36  # from <linux/prctl.h>
 _PROC = "/proc"
@@ -33,11 +34,15 @@ _MAX_PASSES = 64
 ON_LINUX = sys.platform.startswith("linux")
 
 
+# prctl(2), looked up once in the parent at import: loading libc and building the function
+# object in every child would cost it CPU and copy-on-write page faults before each task.
+prctl: Any = ctypes.CDLL(None, use_errno=True).prctl if ON_LINUX else None
+
+
 def become_subreaper() -> None:
     """In a task child: orphans below this process are re-parented to it, not to init."""
-    if ON_LINUX:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    if prctl is not None:
+        prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 
 
 def _parents() -> dict[int, list[int]]:
