@@ -24,6 +24,7 @@ from psycopg_pool import ConnectionPool
 from pq.errors import DatabaseUnavailableError
 from pq.store import pooler
 from pq.store.redact import describe_url, redact_url_error
+from pq.store.rows import copy_field
 
 log = logging.getLogger("pq.db")
 
@@ -265,8 +266,7 @@ def _copy_text(value: Any) -> str:
     """One field of COPY's text format (psycopg 3 does this itself in write_row)."""
     if value is None:
         return "\\N"
-    text = value.isoformat() if isinstance(value, datetime) else str(value)
-    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    return copy_field(value.isoformat() if isinstance(value, datetime) else str(value))
 
 
 def executor_for(connection: Any) -> Executor:
