@@ -7,6 +7,7 @@ like packets dropped on the way. `heal()` resumes forwarding on whatever is stil
 
 from __future__ import annotations
 
+import select
 import selectors
 import socket
 import threading
@@ -35,6 +36,7 @@ class FreezableProxy:
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = int(self._listener.getsockname()[1])
         self._sockets: list[socket.socket] = []
+        self._clients: list[socket.socket] = []  # the connections made to the proxy
         self._lock = threading.Lock()
         threading.Thread(target=self._accept, daemon=True).start()
 
@@ -49,6 +51,16 @@ class FreezableProxy:
 
     def heal(self) -> None:
         self._running.set()
+
+    def holds_unanswered_bytes(self) -> bool:
+        """While frozen: whether a client sent bytes the proxy is holding back, i.e. someone
+        is waiting on the database for an answer that cannot come."""
+        with self._lock:
+            clients = [s for s in self._clients if s.fileno() >= 0]
+        if not clients:
+            return False
+        readable, _, _ = select.select(clients, [], [], 0)
+        return bool(readable)
 
     def close(self) -> None:
         self._closed = True
@@ -71,6 +83,8 @@ class FreezableProxy:
             except OSError:
                 return
             self._keep(client)
+            with self._lock:
+                self._clients.append(client)
             threading.Thread(target=self._serve, args=(client,), daemon=True).start()
 
     def _serve(self, client: socket.socket) -> None:

@@ -64,11 +64,7 @@ def test_max_runtime_is_enforced_while_the_database_is_cut_off(
             assert worker.proc.poll() is None  # the worker rode out the cut
             proxy.heal()
 
-            def ended() -> bool:
-                task = app.get_task(task_id)
-                return task is not None and task.status is TaskStatus.FAILED
-
-            wait_until(ended, timeout=60)
+            wait_until(lambda: _has_status(app, task_id, TaskStatus.FAILED), timeout=60)
             assert worker.stop() == 0
         task = app.get_task(task_id)
         assert task is not None and len(task.history) == 1
@@ -90,7 +86,8 @@ def test_sigterm_during_a_cut_stops_the_worker_and_a_peer_reruns_the_task_once(
         try:
             first = wait_until(lambda: _runs(runs), timeout=30)[0][0]
             proxy.freeze()
-            time.sleep(1)  # well into the cut: the worker is waiting on the database
+            # Into the cut: the worker sent a statement that gets no answer and waits on it.
+            wait_until(proxy.holds_unanswered_bytes, timeout=30)
             worker.signal(signal.SIGTERM)
             stopped_at = time.monotonic()
             worker.proc.wait(15)  # a few seconds, not the 20 s of a TCP timeout
@@ -105,12 +102,7 @@ def test_sigterm_during_a_cut_stops_the_worker_and_a_peer_reruns_the_task_once(
         # A peer with a working connection rescues the task (its attempt ends interrupted or
         # lost) and runs it again: once, after the first run is gone.
         with workers(db_url, tmp_path, 1, env=env, app=APP):
-
-            def completed() -> bool:
-                task = app.get_task(task_id)
-                return task is not None and task.status is TaskStatus.COMPLETED
-
-            wait_until(completed, timeout=60)
+            wait_until(lambda: _has_status(app, task_id, TaskStatus.COMPLETED), timeout=60)
         task = app.get_task(task_id)
         assert task is not None
         assert [h.outcome for h in task.history][-1] is OutcomeKind.SUCCESS
@@ -140,12 +132,10 @@ def test_a_worker_cut_off_past_its_lease_stops_its_task_before_a_peer_reruns_it(
                 assert second
                 proxy.heal()
 
-                def completed() -> bool:
-                    task = app.get_task(task_id)
-                    return task is not None and task.status is TaskStatus.COMPLETED
-
-                wait_until(completed, timeout=60)
-                time.sleep(3)  # the cut-off worker reconnects and writes what it kept
+                wait_until(lambda: _has_status(app, task_id, TaskStatus.COMPLETED), timeout=60)
+                # The cut-off worker reconnects and writes the record it kept, which the
+                # fence turns away (the peer's rescue moved the row on).
+                wait_until(lambda: "not recorded, the row moved on" in cut_off.text(), timeout=60)
                 assert cut_off.proc.poll() is None and peer.proc.poll() is None
         task = app.get_task(task_id)
         assert task is not None and task.status is TaskStatus.COMPLETED
@@ -155,3 +145,8 @@ def test_a_worker_cut_off_past_its_lease_stops_its_task_before_a_peer_reruns_it(
     finally:
         if first:
             kill_orphans([first])
+
+
+def _has_status(app: PQ, task_id: int, status: TaskStatus) -> bool:
+    task = app.get_task(task_id)
+    return task is not None and task.status is status

@@ -6,14 +6,13 @@ import os
 import signal
 import sys
 import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from pq import PQ, OutcomeKind, TaskStatus
 from taskmods import hostile
+from waiting import wait_until
 
 
 # On the code before, the worker waited for this child forever (the suite timeout ends it).
@@ -36,11 +35,8 @@ def _running(pid: int) -> bool:
 
 
 def _wait_for_pid(pidfile: Path) -> int:
-    for _ in range(100):
-        if pidfile.exists():
-            return int(pidfile.read_text())
-        time.sleep(0.05)
-    raise AssertionError("the task never wrote its subprocess's pid")
+    """The pid the task wrote (whole: an empty or partly written file is not a pid yet)."""
+    return int(wait_until(lambda: pidfile.exists() and pidfile.read_text().strip(), timeout=5))
 
 
 # On the code before, the sleep outlived the timeout by its whole minute (start_new_session
@@ -83,8 +79,10 @@ def test_a_cancel_kills_the_subprocesses_that_left_the_tasks_session(
     canceller = PQ(app.database_url)
 
     def cancel_once_started() -> None:
-        _eventually(pidfile.exists)
-        canceller.cancel(handle.id)
+        try:
+            wait_until(pidfile.exists, timeout=60)
+        finally:  # cancel even if it never started, so the worker below does not hang
+            canceller.cancel(handle.id)
 
     thread = threading.Thread(target=cancel_once_started, daemon=True)
     thread.start()
@@ -98,12 +96,3 @@ def test_a_cancel_kills_the_subprocesses_that_left_the_tasks_session(
         if pidfile.exists() and _running(int(pidfile.read_text())):
             os.kill(int(pidfile.read_text()), signal.SIGKILL)
     assert handle.snapshot().status is TaskStatus.CANCELLED
-
-
-def _eventually(condition: Callable[[], bool], timeout: float = 60) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
