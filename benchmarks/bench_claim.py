@@ -91,7 +91,8 @@ FLOW_SHAPES: list[tuple[str, str]] = [
         "'todo', 1000000 FROM generate_series(1, %(n)s) g",
     ),
 ]
-FLOW_TODO = (
+# The due waiting rows every flow claim of the run can take (the rest is backlog).
+FLOW_DUE_ROWS = (
     "INSERT INTO {t} (name, status, run_at, concurrency_key, concurrency_limit) "
     "SELECT 'bench:todo', 'waiting', now() - interval '1 minute', 'todo', 1000000 "
     "FROM generate_series(1, %(n)s)"
@@ -105,7 +106,7 @@ def fill(url: str, schema: str, backlog_sql: str, rows: int, *, flow: bool = Fal
         if backlog_sql:
             conn.execute(backlog_sql.replace("{t}", table), {"n": rows})  # type: ignore[arg-type]
         if flow:
-            conn.execute(FLOW_TODO.replace("{t}", table), {"n": PENDING})  # type: ignore[arg-type]
+            conn.execute(FLOW_DUE_ROWS.replace("{t}", table), {"n": PENDING})  # type: ignore[arg-type]
         else:
             conn.execute(
                 f"INSERT INTO {table} (name, run_at) "
