@@ -28,13 +28,17 @@ def available() -> bool:
     return os.access(PGBOUNCER, os.X_OK)
 
 
+class NoUnixSocket(RuntimeError):
+    """The test server listens on no Unix socket (a Postgres configured for TCP only)."""
+
+
 def server_socket_dir(server_url: str) -> str:
-    """The server's (first) Unix socket directory; RuntimeError if it has none."""
+    """The server's (first) Unix socket directory; NoUnixSocket if it has none."""
     with psycopg.connect(server_url) as conn:
         row = conn.execute("SHOW unix_socket_directories").fetchone()
     dirs = [d.strip() for d in str(row[0] if row else "").split(",") if d.strip()]
     if not dirs or not dirs[0].startswith("/"):
-        raise RuntimeError("the test server has no Unix socket directory")
+        raise NoUnixSocket("the test server has no Unix socket directory")
     return dirs[0]
 
 

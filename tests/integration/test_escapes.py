@@ -41,7 +41,10 @@ def _wait_for_pid(pidfile: Path) -> int:
 
 # On the code before, the sleep outlived the timeout by its whole minute (start_new_session
 # puts it out of the child's process group; the double fork makes it nobody's child).
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="subreaper and /proc: Linux")
+@pytest.mark.skipif(
+    not sys.platform.startswith("linux"),
+    reason="the tree kill needs Linux (subreaper, /proc); elsewhere it is documented as absent",
+)
 @pytest.mark.parametrize("how", ["start_new_session", "double_fork"])
 @pytest.mark.parametrize(
     "worker",
@@ -70,7 +73,10 @@ def test_subprocesses_that_left_the_tasks_session_die_at_its_deadline(
     assert after.snapshot().status is TaskStatus.COMPLETED  # the worker carried on
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="subreaper and /proc: Linux")
+@pytest.mark.skipif(
+    not sys.platform.startswith("linux"),
+    reason="the tree kill needs Linux (subreaper, /proc); elsewhere it is documented as absent",
+)
 def test_a_cancel_kills_the_subprocesses_that_left_the_tasks_session(
     app: PQ, tmp_path: Path
 ) -> None:
