@@ -53,6 +53,12 @@ def gated_step(previous: list[str], name: str, path: str, gate: str) -> list[str
     return [*previous, name]
 
 
+def joined(parts: list[list[str]], path: str) -> list[str]:
+    """A chord callback that leaves a trace and joins its members' lists."""
+    _mark(path, "joined")
+    return [name for part in parts for name in part]
+
+
 def member(i: int, path: str) -> int:
     _mark(path, f"member {i}")
     return i * i
@@ -81,7 +87,7 @@ def noop() -> None:
 # functions on their own app, so the names match.
 app = PQ()
 RETRIED = {"retries": 2, "backoff": 0}
-for _fn in (add, mul, total, boom, constant, step, collect, nap, noop):
+for _fn in (add, mul, total, boom, constant, step, joined, collect, nap, noop):
     app.task(_fn)
 for _fn in (gated_step, member, slow_member):
     app.task(_fn, **RETRIED)  # type: ignore[arg-type]
