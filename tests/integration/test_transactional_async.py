@@ -317,3 +317,39 @@ def test_an_enqueue_as_the_transactions_first_statement_rolls_back_with_it(
     loop.run(tx.rollback())
     assert app.get_task(handle.id) is None
     assert _orders(db_url) == []
+
+
+@pytest.mark.parametrize("driver", ["psycopg-async", "asyncpg"])
+def test_transactional_enqueue_through_the_bouncer(
+    pooled_url: str, db_url: str, loop: Loop, driver: str
+) -> None:
+    # Callers' own connections through PgBouncer in transaction mode, at the same time: a
+    # statement prepared on one server session must not be assumed on the next (asyncpg is
+    # told so with statement_cache_size=0, as its documentation asks behind such a pooler).
+    app = PQ(pooled_url)
+    task = app.task(api.echo)
+    url = pooled_url.partition("?")[0]
+
+    async def produce() -> None:
+        if driver == "asyncpg":
+            conn: Any = await asyncpg.connect(url, statement_cache_size=0)
+        else:
+            conn = await psycopg.AsyncConnection.connect(url)
+        try:
+            for n in range(12):
+                transaction = conn.transaction() if driver == "asyncpg" else None
+                if transaction is not None:
+                    await transaction.start()
+                await task.aapply_async((n,), connection=conn)
+                ending = transaction if transaction is not None else conn
+                await (ending.commit() if n % 2 else ending.rollback())
+        finally:
+            await conn.close()
+
+    async def produce_all() -> None:
+        await asyncio.gather(*(produce() for _ in range(3)))
+
+    loop.run(produce_all())
+    app.close()
+    with psycopg.connect(db_url) as conn:
+        assert conn.execute("SELECT count(*) FROM pq_tasks").fetchone() == (3 * 6,)
