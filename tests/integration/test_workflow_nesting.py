@@ -7,6 +7,7 @@ follows it and is named by the handle."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -121,6 +122,24 @@ def test_a_failed_member_of_a_group_inside_a_chain_stops_the_chain(app: PQ) -> N
     assert isinstance(returned, WorkflowFailedError) and "step 2 of 3" in str(returned)
     statuses = {t.workflow_step: t.status for t in handle.tasks()}
     assert statuses == {0: TaskStatus.COMPLETED, 1: TaskStatus.FAILED, 2: TaskStatus.COMPLETED}
+
+
+def test_a_failed_member_retried_by_an_operator_continues_the_chain_once(
+    app: PQ, tmp_path: Path
+) -> None:
+    add, mul, total, _ = _tasks(app)
+    until_fixed = app.task(flowapp.until_fixed)
+    fixed = tmp_path / "fixed"
+    handle = chain(add.s(1, 2), group(until_fixed.s(str(fixed)), mul.s(10)), total.s()).delay()
+    app.run_worker(burst=True)
+    with pytest.raises(WorkflowFailedError, match="not fixed yet"):
+        handle.result(timeout=10)
+    fixed.touch()
+    (failed,) = [t for t in handle.tasks() if t.status is TaskStatus.FAILED]
+    assert app.retry([failed.id]) == 1
+    app.run_worker(burst=True)
+    assert handle.result(timeout=10) == 3 + 30
+    assert len(handle.tasks()) == 4  # the callback was written once
 
 
 def test_a_failed_step_of_a_chain_inside_a_group_is_named_with_its_place(app: PQ) -> None:

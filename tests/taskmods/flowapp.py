@@ -34,6 +34,13 @@ def boom(x: int) -> int:
     raise ValueError(f"boom on {x}")
 
 
+def until_fixed(value: int, fixed: str) -> int:
+    """Fails until the file `fixed` exists (an operator's fix), then passes its value on."""
+    if not Path(fixed).exists():
+        raise ValueError(f"not fixed yet: {fixed}")
+    return value
+
+
 def constant(value: int) -> int:
     return value
 
@@ -87,7 +94,7 @@ def noop() -> None:
 # functions on their own app, so the names match.
 app = PQ()
 RETRIED = {"retries": 2, "backoff": 0}
-for _fn in (add, mul, total, boom, constant, step, joined, collect, nap, noop):
+for _fn in (add, mul, total, boom, until_fixed, constant, step, joined, collect, nap, noop):
     app.task(_fn)
 for _fn in (gated_step, member, slow_member):
     app.task(_fn, **RETRIED)  # type: ignore[arg-type]
