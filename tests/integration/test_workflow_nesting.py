@@ -7,6 +7,7 @@ follows it and is named by the handle."""
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -266,3 +267,71 @@ def test_workflow_rows_written_before_nesting_still_link_as_they_did(app: PQ) ->
         (chord_id, 3, [6, 3], 18),
     ]
     assert {status for *_, status in found} == {"completed"}
+
+
+@pytest.mark.parametrize("held", [0, 3], ids=["first-barrier-held", "second-barrier-held"])
+def test_members_of_two_barriers_recorded_at_once_in_crossing_orders_do_not_deadlock(
+    app: PQ, held: int
+) -> None:
+    """A group of two chords; two workers each record a member of both barriers, listed in
+    opposite orders, while a third session holds one barrier. Each recording locks its
+    barriers in id order, so neither holds one while it waits for the other (which Postgres
+    would end as a deadlock) and both go through once the holder lets go."""
+    add, _, total, _ = _tasks(app)
+    handle = group(
+        chord([add.s(1, 1), add.s(2, 2)], total.s()), chord([add.s(3, 3), add.s(4, 4)], total.s())
+    ).delay()
+    conns = [app.connect() for _ in range(3)]
+    try:
+        for conn in conns[:2]:
+            conn.autocommit = True
+        workers = [PsycopgExecutor(c) for c in conns[:2]]
+        me = app.queries.worker_register(
+            workers[0],
+            host="h",
+            pid=1,
+            version="t",
+            queues=["default"],
+            priorities=None,
+            concurrency=4,
+            lease_seconds=30,
+        )
+        rows = app.queries.task_claim(
+            workers[0], worker_id=me, limit=4, queues=["default"], priorities=None
+        )
+        by_step = {r["workflow_step"]: _success(r, sum(r["args"])) for r in rows}
+        # steps 0, 1 gather in the first barrier, 3, 4 in the second (2 and 5: callbacks)
+        batches = [[by_step[0], by_step[3]], [by_step[4], by_step[1]]]
+        errors: list[BaseException] = []
+
+        def record(ex: PsycopgExecutor, batch: list[dict[str, Any]]) -> None:
+            try:
+                app.queries.task_finish(ex, batch)
+            except BaseException as exc:  # a deadlock victim: reported below
+                errors.append(exc)
+
+        holder = conns[2]
+        with holder.transaction():
+            holder.execute(
+                "SELECT 1 FROM pq_chords WHERE id = (SELECT (flow->>'chord')::bigint "
+                "FROM pq_tasks WHERE id = %s) FOR UPDATE",
+                (by_step[held]["id"],),
+            )
+            racers = [
+                threading.Thread(target=record, args=(ex, batch))
+                for ex, batch in zip(workers, batches, strict=True)
+            ]
+            for racer in racers:
+                racer.start()
+            for racer in racers:
+                racer.join(timeout=0.5)
+            assert all(r.is_alive() for r in racers)  # both wait for the held barrier
+        for racer in racers:
+            racer.join(timeout=10)
+        assert not any(r.is_alive() for r in racers) and errors == []
+    finally:
+        for conn in conns:
+            conn.close()
+    assert sorted(t.workflow_step for t in handle.tasks()) == [0, 1, 2, 3, 4, 5]
+    app.run_worker(burst=True)
+    assert handle.results(timeout=10) == [6, 14]

@@ -25,8 +25,8 @@
 -- Returns one row per changed task (kind 'done') and per new workflow row (kind 'new').
 -- Waiters: the done NOTIFY goes out only when a session waits for task ends (see
 --   task_finish.sql and channel_done_wait.sql). Params: done_key.
--- Locks: the updated rows, by primary key; the chord rows of completed members; the first
---   free done slot's advisory lock, to commit.
+-- Locks: the updated rows, by primary key; the chord rows of completed members, in id order
+--   (barriers); the first free done slot's advisory lock, to commit.
 WITH finished AS (
     SELECT *
     FROM jsonb_to_recordset(%(rows)s::jsonb) AS r(
@@ -91,12 +91,21 @@ members AS (
       AND jsonb_typeof(d.flow->'next') IS DISTINCT FROM 'array'  -- its chain has ended
     GROUP BY 1
 ),
+barriers AS MATERIALIZED (
+    -- locked in id order before any is updated: two workers recording members of the same
+    -- barriers in crossing orders queue on the first instead of each holding one (deadlock)
+    SELECT c.id
+    FROM {schema}.pq_chords AS c
+    WHERE c.id IN (SELECT m.chord_id FROM members AS m) AND NOT c.fired
+    ORDER BY c.id
+    FOR UPDATE
+),
 chords AS (
     UPDATE {schema}.pq_chords AS c
     SET results = c.results || m.results,
         fired = (SELECT count(*) FROM jsonb_object_keys(c.results || m.results)) >= c.total
-    FROM members AS m
-    WHERE c.id = m.chord_id AND NOT c.fired
+    FROM members AS m, barriers AS b
+    WHERE c.id = m.chord_id AND c.id = b.id AND NOT c.fired
     RETURNING c.id, c.total, c.callback, c.results, c.fired
 ),
 links AS (  -- spec: a template or a group spec; flow: what a plain template's row inherits
