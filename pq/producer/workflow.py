@@ -141,6 +141,20 @@ class WorkflowHandle:
         state, rows = self._settle(shape, timeout)
         return state, None if state.failed else value(shape, rows, self._value)
 
+    def _whole(self, timeout: float | None) -> Any:
+        raise NotImplementedError
+
+    def get(self, timeout: float | None = None, propagate: bool = True) -> Any:
+        """Celery's `.get(timeout=..., propagate=...)` of the whole canvas: a chain's or
+        chord's result(), a group's results(); with propagate=False the WorkflowFailedError
+        is returned, not raised."""
+        try:
+            return self._whole(timeout)
+        except WorkflowFailedError as exc:
+            if propagate:
+                raise
+            return exc
+
 
 class ChainHandle(WorkflowHandle):
     """Follows a chain: result() is the last step's value (a list when the chain ends in a
@@ -158,6 +172,9 @@ class ChainHandle(WorkflowHandle):
     def failed_step(self) -> Task | None:
         """The first row that failed (or was cancelled), if one did."""
         return next((t for t in self.tasks() if t.status in BROKEN), None)
+
+    def _whole(self, timeout: float | None) -> Any:
+        return self.result(timeout)
 
     def result(self, timeout: float | None = None) -> Any:
         state, result = self._result(self.shape, timeout)
@@ -194,6 +211,9 @@ class GroupHandle(WorkflowHandle):
     def __iter__(self) -> Iterator[int]:
         return iter(self.task_ids)
 
+    def _whole(self, timeout: float | None) -> Any:
+        return self.results(timeout)
+
     def results(self, timeout: float | None = None) -> list[Any]:
         # a failed member does not end the wait: the error names every member that failed
         state, results = self._result(self.members, timeout)
@@ -212,6 +232,9 @@ class ChordHandle(GroupHandle):
     def members(self) -> Par:
         assert isinstance(self.shape, Seq) and isinstance(self.shape.parts[0], Par)
         return self.shape.parts[0]
+
+    def _whole(self, timeout: float | None) -> Any:
+        return self.result(timeout)
 
     def result(self, timeout: float | None = None) -> Any:
         deadline = None if timeout is None else time.monotonic() + timeout

@@ -49,6 +49,7 @@ def test_chains_inside_a_group_give_each_chains_last_result(app: PQ) -> None:
     assert len(started) == 3
     app.run_worker(burst=True)
     assert started.results(timeout=10) == [30, 20, 1]
+    assert started.get(timeout=10) == [30, 20, 1]  # Celery's GroupResult.get()
 
 
 def test_chains_as_a_chords_members_and_callback(app: PQ) -> None:
@@ -60,6 +61,7 @@ def test_chains_as_a_chords_members_and_callback(app: PQ) -> None:
     app.run_worker(burst=True)
     assert handle.results(timeout=10) == [20, 41]
     assert handle.result(timeout=10) == 122
+    assert handle.get(timeout=10) == 122  # Celery's .get(): the callback's value
     callback = [t for t in handle.tasks() if t.args == [[20, 41]]]
     assert len(callback) == 1  # the callback ran once, with the chains' last results
 
@@ -115,6 +117,8 @@ def test_a_failed_member_of_a_group_inside_a_chain_stops_the_chain(app: PQ) -> N
     ) as failure:
         handle.result(timeout=10)
     assert [t.name for t in failure.value.failed] == [boom.name]
+    returned = handle.get(timeout=10, propagate=False)
+    assert isinstance(returned, WorkflowFailedError) and "step 2 of 3" in str(returned)
     statuses = {t.workflow_step: t.status for t in handle.tasks()}
     assert statuses == {0: TaskStatus.COMPLETED, 1: TaskStatus.FAILED, 2: TaskStatus.COMPLETED}
 
@@ -198,3 +202,48 @@ def test_signed_nested_canvases_run_with_a_secret_key(db_url: str) -> None:
         assert handle.result(timeout=10) == 31 + 4
     finally:
         app.close()
+
+
+def test_workflow_rows_written_before_nesting_still_link_as_they_did(app: PQ) -> None:
+    """A worker upgraded while chains and chords of the previous version are in flight: their
+    rows hold templates without `step`/`flow`, chord members without `member`, and a chord
+    callback with its chain in `next`."""
+    add, mul, total = (app.task(f) for f in (flowapp.add, flowapp.mul, flowapp.total))
+    old_chain = [add.s(1, 2).template(), mul.s(10).template(linked=True)]
+    members = [add.s(1, 1).template(), add.s(2, 2).template()]
+    callback = {**total.s().template(linked=True), "next": [mul.s(3).template(linked=True)]}
+    with app.executor(None) as ex:
+        chain_id, chain_ids, _, now = app.queries.flow_reserve(ex, 1)
+        chord_id, chord_ids, _, _ = app.queries.flow_reserve(ex, 2)
+        app.queries.flow_chord_create(ex, chord_id, 2, json.dumps(callback))
+        rows = [
+            (chain_ids[0], old_chain[0], chain_id, 0, {"next": old_chain[1:]}),
+            (chord_ids[0], members[0], chord_id, 0, {"chord": chord_id}),
+            (chord_ids[1], members[1], chord_id, 1, {"chord": chord_id}),
+        ]
+        app.queries.flow_copy(
+            ex,
+            [
+                (
+                    *(i, t["name"], t["queue"], t["priority"], "pending"),
+                    *(json.dumps(t[k]) for k in ("args", "kwargs", "options")),
+                    *(now, t["max_attempts"], workflow, step, json.dumps(flow), None, None, None),
+                )
+                for i, t, workflow, step, flow in rows
+            ],
+        )
+    app.run_worker(burst=True)
+    with app.connect() as conn:
+        found = conn.execute(
+            "SELECT workflow_id, workflow_step, args, result, status FROM pq_tasks "
+            "ORDER BY workflow_id, workflow_step"
+        ).fetchall()
+    assert [(w, s, a, r) for w, s, a, r, _ in found] == [
+        (chain_id, 0, [1, 2], 3),
+        (chain_id, 1, [3, 10], 30),
+        (chord_id, 0, [1, 1], 2),
+        (chord_id, 1, [2, 2], 4),
+        (chord_id, 2, [[2, 4]], 6),
+        (chord_id, 3, [6, 3], 18),
+    ]
+    assert {status for *_, status in found} == {"completed"}
