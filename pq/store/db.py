@@ -292,7 +292,8 @@ def executor_for(connection: Any) -> Executor:
     if is_async_connection(connection):
         raise ConfigurationError(
             f"connection= got {type(connection).__module__}.{type(connection).__name__}, an "
-            f"async connection, in a sync call; enqueue on it with {ASYNC_CALLS}"
+            f"async connection, in a sync call; enqueue on it with {ASYNC_CALLS} (chain, "
+            "group and chord start on a sync connection only)"
         )
     raw = _driver_connection(connection)
     from_django = type(connection).__module__.startswith("django")

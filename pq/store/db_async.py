@@ -163,7 +163,16 @@ async def async_executor_for(connection: Any) -> AsyncExecutor:
     if isinstance(raw, psycopg.AsyncConnection):
         return AsyncPsycopgExecutor(raw)
     if type(raw).__module__.startswith("asyncpg"):
-        return AsyncpgExecutor(raw)
+        import asyncpg
+
+        if isinstance(raw, asyncpg.Pool):
+            # Each of a pool's own calls runs on whichever connection is free, outside any
+            # transaction of the caller's: the task would commit at once, alone.
+            raise ConfigurationError(
+                "connection= got an asyncpg Pool; pass a connection acquired from it, inside "
+                "its transaction: async with pool.acquire() as conn, conn.transaction(): ..."
+            )
+        return AsyncpgExecutor(raw)  # a Connection, or a pool's proxy of one
     if is_sync_connection(connection):
         raise ConfigurationError(
             f"connection= got {_name(connection)}, a sync connection, in an async call; pass "

@@ -48,12 +48,16 @@ async def _psycopg_async(db_url: str) -> AsyncTx:
     return AsyncTx(conn, write, conn.commit, conn.rollback, conn.close)
 
 
-def _asyncpg_connect(db_url: str) -> Awaitable[Any]:
-    """asyncpg.connect to the test database (asyncpg reads URLs, not libpq's key=value)."""
+def _asyncpg_params(db_url: str) -> dict[str, Any]:
+    """asyncpg.connect's arguments for the test database (asyncpg reads URLs, not libpq's
+    key=value)."""
     params = psycopg.conninfo.conninfo_to_dict(db_url)
-    names = {"host": "host", "port": "port", "user": "user", "password": "password"}
-    given = {ours: params[theirs] for ours, theirs in names.items() if params.get(theirs)}
-    return asyncpg.connect(database=params["dbname"], **given)  # type: ignore[no-any-return]
+    given = {k: params[k] for k in ("host", "port", "user", "password") if params.get(k)}
+    return {"database": params["dbname"], **given}
+
+
+def _asyncpg_connect(db_url: str) -> Awaitable[Any]:
+    return asyncpg.connect(**_asyncpg_params(db_url))  # type: ignore[no-any-return]
 
 
 async def _asyncpg(db_url: str) -> AsyncTx:
@@ -353,3 +357,28 @@ def test_transactional_enqueue_through_the_bouncer(
     app.close()
     with psycopg.connect(db_url) as conn:
         assert conn.execute("SELECT count(*) FROM pq_tasks").fetchone() == (3 * 6,)
+
+
+def test_a_pooled_asyncpg_connection_rides_its_transaction_and_the_pool_is_refused(
+    app: PQ, loop: Loop, db_url: str
+) -> None:
+    async def enqueue() -> tuple[int, int]:
+        pool = await asyncpg.create_pool(**_asyncpg_params(db_url), min_size=1, max_size=1)
+        try:
+            with pytest.raises(ConfigurationError, match="acquired from it"):
+                await app.aenqueue(api.echo, "pool", connection=pool)
+            async with pool.acquire() as conn:
+                async with conn.transaction():
+                    kept = await app.aenqueue(api.echo, "kept", connection=conn)
+                lost_tx = conn.transaction()
+                await lost_tx.start()
+                lost = await app.aenqueue(api.echo, "lost", connection=conn)
+                await lost_tx.rollback()
+            return kept, lost
+        finally:
+            await pool.close()
+
+    kept, lost = loop.run(enqueue())
+    assert app.get_task(kept).args == ["kept"]  # type: ignore[union-attr]
+    assert app.get_task(lost) is None
+    assert app.pending_count() == 1
