@@ -44,6 +44,17 @@ def test_a_chain_ending_in_a_group_returns_the_groups_results(app: PQ) -> None:
     assert handle.result(timeout=10) == [6, 8, 10]  # a group in a group is flattened
 
 
+def test_a_wide_group_inside_a_chain_gathers_every_member_once_on_four_slots(app: PQ) -> None:
+    add, mul, total, _ = _tasks(app)
+    members = [chain(add.s(i), mul.s(2)) if i % 2 else add.s(i) for i in range(60)]
+    handle = chain(add.s(0, 1), group(members), total.s()).delay()
+    app.run_worker(concurrency=4, burst=True)
+    expected = [(1 + i) * 2 if i % 2 else 1 + i for i in range(60)]
+    assert handle.result(timeout=30) == sum(expected)
+    callbacks = [t for t in handle.tasks() if t.name == total.name]
+    assert len(callbacks) == 1 and callbacks[0].args == [expected]
+
+
 def test_chains_inside_a_group_give_each_chains_last_result(app: PQ) -> None:
     add, mul, _, _ = _tasks(app)
     handle = group(chain(add.s(1, 2), mul.s(10)), chain(add.s(5, 5), mul.s(2)), add.s(0, 1))
