@@ -97,6 +97,11 @@ class FlowQueries:
             {"id": barrier_id, "total": total, "callback": callback},
         )
 
+    def flow_chord_prune(self, ex: Executor, keep: float, limit: int) -> int:
+        """Deletes up to `limit` fired barriers created more than `keep` seconds ago."""
+        rows = ex.fetch(self.sql("flow_chord_prune"), {"keep": keep, "limit": limit})
+        return int(rows[0]["n"])
+
     def flow_workflow_tasks(self, ex: Executor, workflow_id: int) -> list[Row]:
         return ex.fetch(self.sql("flow_workflow_tasks"), {"workflow_id": workflow_id})
 
