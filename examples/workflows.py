@@ -1,5 +1,5 @@
-"""Workflows and flow control: a chain, a group, a chord, a global rate limit and a
-per-key concurrency limit, run by one burst worker.
+"""Workflows and flow control: a chain, a group, a chord, nested canvases, a global rate
+limit and a per-key concurrency limit, run by one burst worker.
 
     python examples/workflows.py
 
@@ -80,6 +80,32 @@ def canvases() -> None:
         print("failed ->", str(failure).split(";")[0])
 
 
+def nesting() -> None:
+    # --8<-- [start:nesting]
+    # a group inside a chain: each member gets the previous result, and the list of their
+    # results goes to the step after the group (Celery makes that a chord, and so does pq)
+    fanned = chain(fetch.s(3), group(price.s(unit=10), price.s(unit=12)), total.s()).delay()
+    # chains inside a group: each member's result is its chain's last result
+    per_order = group(chain(fetch.s(n), price.s(unit=5)) for n in (1, 2, 3)).delay()
+    # chains as a chord's members, and that chord as the first step of a chain
+    invoiced = chain(
+        chord([chain(fetch.s(n), price.s(unit=2)) for n in (4, 5)], total.s()),
+        price.si({"lines": 1}, 99),  # .si(): ignores the chord's result
+    ).delay()
+    # a failed member of a group inside a chain stops the chain, as a chord does
+    halted = chain(fetch.s(1), group(price.s(unit=1), refuse.si(5)), total.s()).delay()
+    # --8<-- [end:nesting]
+    app.run_worker(concurrency=2, burst=True)
+    assert fanned.result(timeout=30) == 4 * 10 + 4 * 12
+    assert per_order.results(timeout=30) == [10, 15, 20]
+    assert invoiced.result(timeout=30) == 99
+    print("nested ->", fanned.result(), per_order.results(), invoiced.result())
+    try:
+        halted.result(timeout=30)
+    except WorkflowFailedError as failure:
+        print("failed ->", str(failure).split(";")[0])
+
+
 def limits() -> None:
     # --8<-- [start:limits]
     calls = [call_partner_api.delay(n) for n in range(10)]  # 'waiting' until the limit allows
@@ -102,6 +128,7 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     app.run_db_migrations()
     canvases()
+    nesting()
     limits()
     app.close()
 

@@ -35,6 +35,23 @@ if TYPE_CHECKING:
 _GATE_LOCK = threading.Lock()
 
 
+def raise_enqueue_failure(exc: Exception, schema: str, client_id: str | None) -> None:
+    """Raises pq's error for a failed insert the user can act on (pq's tables missing, a
+    client_id taken); returns for any other failure, which the caller re-raises."""
+    # psycopg 3 and asyncpg say sqlstate, psycopg2 (a caller's connection) says pgcode.
+    code = getattr(exc, "sqlstate", None) or getattr(exc, "pgcode", None)
+    if code == "42P01":  # undefined_table: the same advice the worker gives
+        raise SchemaOutdatedError(
+            f"pq's tables are not in this database (schema {schema!r}): "
+            "run `pq migrate APP` (or app.run_db_migrations()) first"
+        ) from None
+    if code == "23505":
+        raise DuplicateClientIdError(
+            f"client_id {client_id!r} is already used by another task; use upsert() to "
+            "replace it, or get_task_by_client_id() to find it"
+        ) from exc
+
+
 class EnqueueMixin:
     """Writing task rows on a PQ (mixed into `PQ`)."""
 
@@ -53,6 +70,29 @@ class EnqueueMixin:
         def get_task(self, task_id: int) -> Task | None: ...
         def wait_for_end(self, task_id: int, deadline: float | None) -> Task | None: ...
         async def await_end(self, task_id: int, deadline: float | None) -> Task | None: ...
+        # the async half (AsyncEnqueueMixin), which task functions reach through Producer
+        async def ainsert_task(
+            self,
+            name: str,
+            args: list[Any],
+            kwargs: dict[str, Any],
+            options: TaskOptions,
+            *,
+            run_at: datetime | None,
+            client_id: str | None,
+            connection: Any = None,
+        ) -> int: ...
+        async def aenqueue_many(
+            self,
+            fn: Callable[..., Any],
+            items: Iterable[Any],
+            *,
+            run_at: datetime | None = None,
+            countdown: float | None = None,
+            priority: Priority | int | str | None = None,
+            queue: str | None = None,
+            connection: Any = None,
+        ) -> list[int]: ...
 
     def new_row(
         self,
@@ -119,19 +159,8 @@ class EnqueueMixin:
                     span.set_attribute("pq.task.id", task_id)
                 return task_id
         except Exception as exc:
-            # psycopg 3 says sqlstate, psycopg2 (a caller's connection) says pgcode.
-            code = getattr(exc, "sqlstate", None) or getattr(exc, "pgcode", None)
-            if code == "42P01":  # undefined_table: the same advice the worker gives
-                raise SchemaOutdatedError(
-                    f"pq's tables are not in this database (schema {self.queries.schema!r}): "
-                    "run `pq migrate APP` (or app.run_db_migrations()) first"
-                ) from None
-            if code != "23505":
-                raise
-            raise DuplicateClientIdError(
-                f"client_id {client_id!r} is already used by another task; use upsert() to "
-                "replace it, or get_task_by_client_id() to find it"
-            ) from exc
+            raise_enqueue_failure(exc, self.queries.schema, client_id)
+            raise
 
     def _notify_gate(self) -> NotifyGate:
         gate: NotifyGate | None = self.__dict__.get("_pq_notify_gate")

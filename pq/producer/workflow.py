@@ -1,27 +1,28 @@
-"""Starting a chain, group or chord, and the handles that follow one.
+"""Starting a canvas (chain, group, chord, nested or not), and the handles that follow one.
 
-The first rows of a workflow are written in one transaction with one COPY (a chain's first
-step; a group's or chord's members, after the chord's counter row). Every later row is written
-by the worker, in the statement that records the end of the step before it, so a handle only
-ever reads: the rows of its workflow id, in step order.
+A start writes, in one transaction: the barriers (pq_chords rows) the canvas may need, then
+its first rows with one COPY (a chain's first step, a group's or chord's members; for nested
+canvases the first row of each part that starts at once). Every later row is written by the
+worker, in the statement that records the end of the step before it, so a handle only ever
+reads: the rows of its workflow id, each at the step number the canvas gave it when it
+started (pq/producer/shape.py).
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from pq.errors import ConfigurationError, ResultTimeoutError, WorkflowFailedError
-from pq.models import Task, TaskStatus
+from pq.models import Task
+from pq.producer.plan import Barrier, encode, plan
+from pq.producer.shape import BROKEN, Par, Seq, Shape, State, evaluate, leaves, value
 
 if TYPE_CHECKING:
     from pq.producer.facade import Producer
-
-_FINAL = {TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED}
-_BROKEN = {TaskStatus.FAILED, TaskStatus.CANCELLED}
 
 
 def _row(
@@ -30,9 +31,8 @@ def _row(
     *,
     run_at: datetime,
     workflow_id: int,
-    step: int,
-    flow: dict[str, Any] | None,
 ) -> tuple[Any, ...]:
+    flow = tpl.get("flow")
     return (
         task_id,
         tpl["name"],
@@ -45,8 +45,8 @@ def _row(
         run_at,
         tpl["max_attempts"],
         workflow_id,
-        step,
-        None if flow is None else json.dumps(flow),
+        tpl["step"],
+        None if flow is None else json.dumps(flow, default=encode),
         tpl.get("rate_key"),
         tpl.get("concurrency_key"),
         tpl.get("concurrency_limit"),
@@ -58,27 +58,35 @@ def _status(tpl: dict[str, Any]) -> str:
     return "waiting" if tpl.get("rate_key") or tpl.get("concurrency_key") else "pending"
 
 
-def _write(
-    app: Producer,
-    templates: list[dict[str, Any]],
-    run_ats: list[datetime | None],
-    flows: list[dict[str, Any] | None],
-    *,
-    connection: Any,
-    before: Callable[[Any, int], None] | None = None,
-) -> tuple[int, list[int]]:
+def _create_barriers(app: Producer, ex: Any, workflow_id: int, barriers: list[Barrier]) -> None:
+    # before the members, in the same transaction: a member cannot end before its barrier exists
+    for barrier in barriers:
+        callback = {**barrier.callback, "workflow_id": workflow_id}
+        app.queries.flow_chord_create(
+            ex, barrier.id, barrier.total, json.dumps(callback, default=encode)
+        )
+
+
+def start_canvas(app: Producer, shape: Shape, *, connection: Any) -> tuple[int, list[int]]:
     """Writes the first rows of a new workflow in one transaction; returns (id, task ids)."""
     if app.interceptor is not None:
         raise ConfigurationError(
             "chain, group and chord need the database: pq.testing's modes do not run them"
         )
+    entries, barriers = plan(shape)
+    calls = {leaf.step: leaf.call for leaf in leaves(shape)}
     with app.executor(connection) as ex:
-        workflow_id, ids, now = app.queries.flow_reserve(ex, len(templates))
-        if before is not None:
-            before(ex, workflow_id)
+        workflow_id, ids, barrier_ids, now = app.queries.flow_reserve(
+            ex, len(entries), max(0, len(barriers) - 1)
+        )
+        for barrier, barrier_id in zip(
+            barriers, [workflow_id, *barrier_ids][: len(barriers)], strict=True
+        ):
+            barrier.id = barrier_id
+        _create_barriers(app, ex, workflow_id, barriers)
         rows = [
-            _row(i, tpl, run_at=at or now, workflow_id=workflow_id, step=n, flow=flow)
-            for n, (i, tpl, at, flow) in enumerate(zip(ids, templates, run_ats, flows, strict=True))
+            _row(i, tpl, run_at=calls[tpl["step"]].first_run_at() or now, workflow_id=workflow_id)
+            for i, tpl in zip(ids, entries, strict=True)
         ]
         app.queries.flow_copy(ex, rows)
         due = {f"{'w' if row[4] == 'waiting' else 't'}:{row[2]}" for row in rows if row[8] <= now}
@@ -87,58 +95,15 @@ def _write(
     return workflow_id, ids
 
 
-def start_chain(
-    app: Producer, templates: list[dict[str, Any]], *, run_at: datetime | None, connection: Any
-) -> ChainHandle:
-    flow = {"next": templates[1:]} if len(templates) > 1 else None
-    workflow_id, _ = _write(app, templates[:1], [run_at], [flow], connection=connection)
-    return ChainHandle(app, workflow_id, len(templates))
-
-
-def start_group(
-    app: Producer,
-    templates: list[dict[str, Any]],
-    run_ats: list[datetime | None],
-    *,
-    connection: Any,
-) -> GroupHandle:
-    flows: list[dict[str, Any] | None] = [None] * len(templates)
-    workflow_id, ids = _write(app, templates, run_ats, flows, connection=connection)
-    return GroupHandle(app, workflow_id, ids)
-
-
-def start_chord(
-    app: Producer,
-    members: list[dict[str, Any]],
-    run_ats: list[datetime | None],
-    callback: dict[str, Any],
-    callback_steps: int,
-    *,
-    connection: Any,
-) -> ChordHandle:
-    flows: list[dict[str, Any] | None] = [{"chord": 0} for _ in members]
-
-    def create_counter(ex: Any, workflow_id: int) -> None:
-        # the counter row first, in the same transaction: a member cannot end before it exists
-        app.queries.flow_chord_create(ex, workflow_id, len(members), callback)
-        for flow in flows:
-            assert flow is not None
-            flow["chord"] = workflow_id
-
-    workflow_id, ids = _write(
-        app, members, run_ats, flows, connection=connection, before=create_counter
-    )
-    return ChordHandle(app, workflow_id, ids, callback_steps)
-
-
 class WorkflowHandle:
-    """What every canvas handle shares: its workflow id and the rows written so far."""
+    """What every canvas handle shares: its workflow id, its shape and the rows so far."""
 
     kind = "workflow"
 
-    def __init__(self, app: Producer, workflow_id: int) -> None:
+    def __init__(self, app: Producer, workflow_id: int, shape: Shape) -> None:
         self.app = app
         self.id = workflow_id
+        self.shape = shape
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} id={self.id}>"
@@ -153,106 +118,108 @@ class WorkflowHandle:
     def _value(self, task: Task) -> Any:
         return self.app.codec.decode_value(task.result)
 
-    def _wait(self, finished: Callable[[list[Task]], bool], timeout: float | None) -> list[Task]:
-        """Reads the rows until `finished(rows)` or a row failed; waits on the first row that
-        has not ended (woken by the done channel, see PQ.wait_for_end)."""
+    def _settle(self, shape: Shape, timeout: float | None) -> tuple[State, dict[int, Task]]:
+        """Reads the rows until `shape` is done or failed; waits on a row of it that has not
+        ended (woken by the done channel, see PQ.wait_for_end)."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
-            tasks = self.tasks()
-            if finished(tasks) or any(t.status in _BROKEN for t in tasks):
-                return tasks
-            open_rows = [t for t in tasks if t.status not in _FINAL]
+            rows = {t.workflow_step: t for t in self.tasks() if t.workflow_step is not None}
+            state = evaluate(shape, rows)
+            if not state.open:
+                return state, rows
             if deadline is not None and time.monotonic() >= deadline:
                 raise ResultTimeoutError(f"{self.kind} {self.id} did not finish in {timeout}s")
-            if open_rows:
-                if self.app.wait_for_end(open_rows[0].id, deadline) is None:
+            if state.waiting is not None:
+                if self.app.wait_for_end(state.waiting, deadline) is None:
                     raise ResultTimeoutError(
                         f"{self.kind} {self.id} did not finish within {timeout}s"
                     )
             else:  # a link is written with its step's end, so this is a moment's race
                 time.sleep(0.05)
 
+    def _result(self, shape: Shape, timeout: float | None) -> tuple[State, Any]:
+        state, rows = self._settle(shape, timeout)
+        return state, None if state.failed else value(shape, rows, self._value)
 
-def _describe(task: Task) -> str:
-    reason = (task.error or "").strip().splitlines()[-1:] or [task.outcome or task.status]
-    return f"task {task.id} ({task.name}) {task.status.value}: {reason[0]}"
+    def _whole(self, timeout: float | None) -> Any:
+        raise NotImplementedError
+
+    def get(self, timeout: float | None = None, propagate: bool = True) -> Any:
+        """Celery's `.get(timeout=..., propagate=...)` of the whole canvas: a chain's or
+        chord's result(), a group's results(); with propagate=False the WorkflowFailedError
+        is returned, not raised."""
+        try:
+            return self._whole(timeout)
+        except WorkflowFailedError as exc:
+            if propagate:
+                raise
+            return exc
 
 
 class ChainHandle(WorkflowHandle):
-    """Follows a chain: result() is the last step's value, or raises naming the failed step."""
+    """Follows a chain: result() is the last step's value (a list when the chain ends in a
+    group), or raises naming the failed step."""
 
     kind = "chain"
 
-    def __init__(self, app: Producer, workflow_id: int, length: int) -> None:
-        super().__init__(app, workflow_id)
-        self.length = length
+    def __init__(self, app: Producer, workflow_id: int, shape: Seq) -> None:
+        super().__init__(app, workflow_id, shape)
+        self.length = len(shape.parts)
 
     def __repr__(self) -> str:
         return f"<ChainHandle id={self.id} steps={self.length}>"
 
     def failed_step(self) -> Task | None:
-        """The step that failed (or was cancelled), if one did."""
-        return next((t for t in self.tasks() if t.status in _BROKEN), None)
+        """The first row that failed (or was cancelled), if one did."""
+        return next((t for t in self.tasks() if t.status in BROKEN), None)
+
+    def _whole(self, timeout: float | None) -> Any:
+        return self.result(timeout)
 
     def result(self, timeout: float | None = None) -> Any:
-        last = self.length - 1
-
-        def finished(tasks: list[Task]) -> bool:
-            return bool(tasks) and tasks[-1].workflow_step == last and tasks[-1].status in _FINAL
-
-        tasks = self._wait(finished, timeout)
-        broken = [t for t in tasks if t.status in _BROKEN]
-        if broken:
-            step = broken[0]
+        state, result = self._result(self.shape, timeout)
+        if state.failed:
             raise WorkflowFailedError(
-                f"chain {self.id} failed at step {(step.workflow_step or 0) + 1} of "
-                f"{self.length}: {_describe(step)}; the steps after it did not run",
-                failed=broken,
+                f"chain {self.id} failed at step {state.at} of {state.of}: {state.reason}; "
+                "the steps after it did not run",
+                failed=state.failed,
             )
-        return self._value(tasks[-1])
+        return result
 
 
 class GroupHandle(WorkflowHandle):
-    """Follows a group: results() lists the members' values in order, or raises naming every
-    member that failed."""
+    """Follows a group: results() lists the members' values in order (a chain member's is
+    its last step's), or raises naming every member that failed."""
 
     kind = "group"
 
-    def __init__(self, app: Producer, workflow_id: int, task_ids: list[int]) -> None:
-        super().__init__(app, workflow_id)
-        self.task_ids = task_ids
+    def __init__(self, app: Producer, workflow_id: int, task_ids: list[int], shape: Shape) -> None:
+        super().__init__(app, workflow_id, shape)
+        self.task_ids = task_ids  # the rows written at the start
+
+    @property
+    def members(self) -> Par:
+        assert isinstance(self.shape, Par)
+        return self.shape
 
     def __repr__(self) -> str:
-        return f"<GroupHandle id={self.id} members={len(self.task_ids)}>"
+        return f"<{type(self).__name__} id={self.id} members={len(self)}>"
 
     def __len__(self) -> int:
-        return len(self.task_ids)
+        return len(self.members.parts)
 
     def __iter__(self) -> Iterator[int]:
         return iter(self.task_ids)
 
-    def _members(self, timeout: float | None) -> list[Task]:
-        n = len(self.task_ids)
-        # a failed member does not end the wait: the error names every member that failed
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            members = self.tasks()[:n]
-            open_rows = [t for t in members if t.status not in _FINAL]
-            if not open_rows:
-                return members
-            if self.app.wait_for_end(open_rows[0].id, deadline) is None:
-                raise ResultTimeoutError(f"{self.kind} {self.id} did not finish in {timeout}s")
+    def _whole(self, timeout: float | None) -> Any:
+        return self.results(timeout)
 
     def results(self, timeout: float | None = None) -> list[Any]:
-        members = self._members(timeout)
-        broken = [t for t in members if t.status in _BROKEN]
-        if broken:
-            raise WorkflowFailedError(
-                f"{self.kind} {self.id}: {len(broken)} of {len(members)} member(s) failed: "
-                + "; ".join(f"member {t.workflow_step}: {_describe(t)}" for t in broken),
-                failed=broken,
-            )
-        return [self._value(t) for t in members]
+        # a failed member does not end the wait: the error names every member that failed
+        state, results = self._result(self.members, timeout)
+        if state.failed:
+            raise WorkflowFailedError(f"{self.kind} {self.id}: {state.reason}", failed=state.failed)
+        return list(results)
 
 
 class ChordHandle(GroupHandle):
@@ -261,14 +228,13 @@ class ChordHandle(GroupHandle):
 
     kind = "chord"
 
-    def __init__(
-        self, app: Producer, workflow_id: int, task_ids: list[int], callback_steps: int
-    ) -> None:
-        super().__init__(app, workflow_id, task_ids)
-        self.callback_steps = callback_steps
+    @property
+    def members(self) -> Par:
+        assert isinstance(self.shape, Seq) and isinstance(self.shape.parts[0], Par)
+        return self.shape.parts[0]
 
-    def __repr__(self) -> str:
-        return f"<ChordHandle id={self.id} members={len(self.task_ids)}>"
+    def _whole(self, timeout: float | None) -> Any:
+        return self.result(timeout)
 
     def result(self, timeout: float | None = None) -> Any:
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -278,16 +244,15 @@ class ChordHandle(GroupHandle):
             raise WorkflowFailedError(
                 f"{exc}; the callback did not run", failed=exc.failed
             ) from None
-        last = len(self.task_ids) + self.callback_steps - 1
-
-        def finished(tasks: list[Task]) -> bool:
-            return tasks[-1].workflow_step == last and tasks[-1].status in _FINAL
-
+        assert isinstance(self.shape, Seq)
+        body = Seq(self.shape.parts[1:])
         left = None if deadline is None else max(0.0, deadline - time.monotonic())
-        tasks = self._wait(finished, left)
-        broken = [t for t in tasks if t.status in _BROKEN]
-        if broken:
+        state, result = self._result(body, left)
+        if state.failed:
             raise WorkflowFailedError(
-                f"chord {self.id}: the callback failed: {_describe(broken[0])}", failed=broken
+                f"chord {self.id}: the callback failed: {state.reason}", failed=state.failed
             )
-        return self._value(tasks[-1])
+        return result
+
+
+__all__ = ["ChainHandle", "ChordHandle", "GroupHandle", "WorkflowHandle", "start_canvas"]

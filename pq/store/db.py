@@ -21,7 +21,7 @@ from psycopg.rows import dict_row, tuple_row
 from psycopg.types.json import JsonbLoader, JsonLoader
 from psycopg_pool import ConnectionPool
 
-from pq.errors import DatabaseUnavailableError
+from pq.errors import ConfigurationError, DatabaseUnavailableError
 from pq.store import pooler
 from pq.store.redact import describe_url, redact_url_error
 from pq.store.rows import copy_field
@@ -269,13 +269,32 @@ def _copy_text(value: Any) -> str:
     return copy_field(value.isoformat() if isinstance(value, datetime) else str(value))
 
 
+ASYNC_CALLS = "await task.aapply_async(...) or await app.aenqueue()/aupsert()/aenqueue_many()"
+SYNC_CALLS = "task.apply_async(...) or app.enqueue()/upsert()/enqueue_many()"
+
+
+def is_async_connection(connection: Any) -> bool:
+    """Whether `connection` is one the async enqueue calls take (pq.store.db_async)."""
+    module = type(connection).__module__
+    return isinstance(connection, psycopg.AsyncConnection) or module.startswith(
+        ("asyncpg", "sqlalchemy.ext.asyncio")
+    )
+
+
 def executor_for(connection: Any) -> Executor:
     """An Executor inside the caller's open transaction (transactional enqueue).
 
     Accepts a psycopg 3 or psycopg2 connection, a SQLAlchemy Connection or Session, or a
     Django connection; the last two are unwrapped to the driver connection under them, so
-    our statements run in the very transaction the caller commits or rolls back.
+    our statements run in the very transaction the caller commits or rolls back. An async
+    connection is refused with the calls that take it.
     """
+    if is_async_connection(connection):
+        raise ConfigurationError(
+            f"connection= got {type(connection).__module__}.{type(connection).__name__}, an "
+            f"async connection, in a sync call; enqueue on it with {ASYNC_CALLS} (chain, "
+            "group and chord start on a sync connection only)"
+        )
     raw = _driver_connection(connection)
     from_django = type(connection).__module__.startswith("django")
     if isinstance(raw, psycopg.Connection):
@@ -284,8 +303,6 @@ def executor_for(connection: Any) -> Executor:
         return PsycopgExecutor(raw, decode_json=from_django, prepare=False)
     if type(raw).__module__.startswith("psycopg2"):
         return Psycopg2Executor(raw, decode_json=from_django)
-    from pq.errors import ConfigurationError
-
     raise ConfigurationError(
         f"connection= got a {type(connection).__module__}.{type(connection).__name__}; "
         "pass an open psycopg 3 or psycopg2 connection, a SQLAlchemy Connection or Session, "
