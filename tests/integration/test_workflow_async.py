@@ -11,11 +11,16 @@ from typing import Any
 import psycopg
 import pytest
 
+# The caller connections (every async kind), their transactions and the test's event loop
+# are the async enqueue tests' fixtures (same directory).
+import test_transactional_async as enqueue_tests
+from test_transactional_async import AsyncTx, Loop
+
 from pq import PQ, ConfigurationError, chain, chord, group
 from taskmods import flowapp
 
-# The connections, transactions and loop of the async enqueue tests (same directory).
-from test_transactional_async import AsyncTx, Loop, loop, tx  # noqa: F401
+loop = enqueue_tests.loop
+tx = enqueue_tests.tx
 
 
 def _canvases(app: PQ) -> list[Any]:
@@ -122,7 +127,9 @@ def test_an_async_start_refuses_a_sync_connection_and_names_the_sync_start(
     app: PQ, loop: Loop, db_url: str
 ) -> None:
     add = app.task(flowapp.add)
-    with psycopg.connect(db_url) as conn:
-        with pytest.raises(ConfigurationError, match=r"workflow\.apply_async\(connection="):
-            loop.run(group(add.s(1, 2), add.s(3, 4)).aapply_async(connection=conn))
+    with (
+        psycopg.connect(db_url) as conn,
+        pytest.raises(ConfigurationError, match=r"workflow\.apply_async\(connection="),
+    ):
+        loop.run(group(add.s(1, 2), add.s(3, 4)).aapply_async(connection=conn))
     assert app.pending_count() == 0
