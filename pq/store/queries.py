@@ -199,6 +199,9 @@ class Queries(FlowQueries, WorkerQueries, MigrationQueries, AsyncQueries):
     def listen(self, ex: Executor, channel: str) -> None:
         ex.fetch(self.sql("channel_listen").replace("{channel}", f'"{channel}"'), {})
 
+    def unlisten(self, ex: Executor, channel: str) -> None:
+        ex.fetch(self.sql("channel_unlisten").replace("{channel}", f'"{channel}"'), {})
+
     # -- workers -----------------------------------------------------------------------------
     def worker_register(
         self,

@@ -76,6 +76,8 @@ class Supervision(Recording):
         spare sees EOF (and exits) when the parent dies, whoever outlives it."""
         ends = [s.handoff_fd for s in self.spares]
         ends += [c.handoff_fd for c in self.children.values() if c.handoff_fd >= 0]
+        if self.slot is not None:  # a copy of the listener slot would keep it held
+            ends += self.slot.fds()
         for fd in ends:
             with suppress(OSError):
                 os.close(fd)
