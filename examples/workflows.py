@@ -1,5 +1,6 @@
-"""Workflows and flow control: a chain, a group, a chord, nested canvases, a global rate
-limit and a per-key concurrency limit, run by one burst worker.
+"""Workflows and flow control: a chain, a group, a chord, nested canvases, a workflow started
+from async code in the caller's transaction, a global rate limit and a per-key concurrency
+limit, run by one burst worker.
 
     python examples/workflows.py
 
@@ -8,10 +9,14 @@ With no PQ_DATABASE_URL set, pq starts its embedded development Postgres under .
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 
+import psycopg
+
 from pq import PQ, WorkflowFailedError, chain, chord, group
+from pq.canvas import ChainHandle
 
 app = PQ()
 
@@ -106,6 +111,28 @@ def nesting() -> None:
         print("failed ->", str(failure).split(";")[0])
 
 
+# --8<-- [start:async]
+async def start_from_async_code(url: str, order_id: int) -> ChainHandle:
+    """Starts a workflow in the caller's transaction on an async connection (psycopg's
+    AsyncConnection here; asyncpg and SQLAlchemy's AsyncConnection/AsyncSession work too)."""
+    async with await psycopg.AsyncConnection.connect(url) as conn:
+        async with conn.transaction():
+            # ... the order's own rows, written on conn ...
+            flow = chain(fetch.s(order_id), group(price.s(unit=10), price.s(unit=12)), total.s())
+            handle = await flow.aapply_async(connection=conn)  # commits with the block
+        return handle
+
+
+# --8<-- [end:async]
+
+
+def from_async() -> None:
+    handle = asyncio.run(start_from_async_code(app.database_url, 9))
+    app.run_worker(concurrency=2, burst=True)
+    assert handle.result(timeout=30) == 5 * 10 + 5 * 12
+    print("async  -> started in the caller's transaction, result", handle.result())
+
+
 def limits() -> None:
     # --8<-- [start:limits]
     calls = [call_partner_api.delay(n) for n in range(10)]  # 'waiting' until the limit allows
@@ -129,6 +156,7 @@ def main() -> None:
     app.run_db_migrations()
     canvases()
     nesting()
+    from_async()
     limits()
     app.close()
 

@@ -23,15 +23,25 @@ from typing import TYPE_CHECKING, Any
 
 from pq.errors import ConfigurationError
 from pq.producer.shape import Leaf, Par, Seq, Shape, leaves
+from pq.producer.start import astart_canvas, start_canvas
 from pq.producer.task import TaskFunction, resolve_run_at
-from pq.producer.workflow import ChainHandle, ChordHandle, GroupHandle, start_canvas
+from pq.producer.workflow import ChainHandle, ChordHandle, GroupHandle
 from pq.signing import PREPENDED
 
 if TYPE_CHECKING:
     from pq.producer.facade import Producer
     from pq.producer.task import TaskHandle
 
-__all__ = ["Signature", "chain", "chord", "group", "signature"]
+__all__ = [
+    "ChainHandle",
+    "ChordHandle",
+    "GroupHandle",
+    "Signature",
+    "chain",
+    "chord",
+    "group",
+    "signature",
+]
 
 # The apply_async options a signature may carry (those that make sense for a row written later)
 _OPTIONS = frozenset(
@@ -228,10 +238,22 @@ class _Numbering:
         return flat
 
 
-def _start(canvas: chain | group | chord, connection: Any) -> tuple[Any, int, list[int], Shape]:
+def _shape(canvas: chain | group | chord) -> tuple[Any, Shape]:
     shape = _Numbering().shape(canvas)
-    app = leaves(shape)[0].call.app
+    return leaves(shape)[0].call.app, shape
+
+
+def _start(canvas: chain | group | chord, connection: Any) -> tuple[Any, int, list[int], Shape]:
+    app, shape = _shape(canvas)
     workflow_id, ids = start_canvas(app, shape, connection=connection)
+    return app, workflow_id, ids, shape
+
+
+async def _astart(
+    canvas: chain | group | chord, connection: Any
+) -> tuple[Any, int, list[int], Shape]:
+    app, shape = _shape(canvas)
+    workflow_id, ids = await astart_canvas(app, shape, connection=connection)
     return app, workflow_id, ids, shape
 
 
@@ -265,6 +287,17 @@ class chain:
         assert isinstance(shape, Seq)
         return ChainHandle(app, workflow_id, shape)
 
+    async def adelay(self) -> ChainHandle:
+        return await self.aapply_async()
+
+    async def aapply_async(self, *, connection: Any = None) -> ChainHandle:
+        """apply_async for `async def` code: `connection=` takes an async connection (as
+        task.aapply_async does) and the start commits with its transaction; without one the
+        start runs on the app's pool in a worker thread."""
+        app, workflow_id, _, shape = await _astart(self, connection)
+        assert isinstance(shape, Seq)
+        return ChainHandle(app, workflow_id, shape)
+
 
 class group:
     """Members run independently (in parallel on as many workers as there are); their first
@@ -293,6 +326,14 @@ class group:
 
     def apply_async(self, *, connection: Any = None) -> GroupHandle:
         app, workflow_id, ids, shape = _start(self, connection)
+        return GroupHandle(app, workflow_id, ids, shape)
+
+    async def adelay(self) -> GroupHandle:
+        return await self.aapply_async()
+
+    async def aapply_async(self, *, connection: Any = None) -> GroupHandle:
+        """apply_async for `async def` code (see chain.aapply_async)."""
+        app, workflow_id, ids, shape = await _astart(self, connection)
         return GroupHandle(app, workflow_id, ids, shape)
 
 
@@ -329,4 +370,14 @@ class chord:
         if self.body is None:
             raise ConfigurationError("a chord needs a callback: chord(members, callback.s())")
         app, workflow_id, ids, shape = _start(self, connection)
+        return ChordHandle(app, workflow_id, ids, shape)
+
+    async def adelay(self) -> ChordHandle:
+        return await self.aapply_async()
+
+    async def aapply_async(self, *, connection: Any = None) -> ChordHandle:
+        """apply_async for `async def` code (see chain.aapply_async)."""
+        if self.body is None:
+            raise ConfigurationError("a chord needs a callback: chord(members, callback.s())")
+        app, workflow_id, ids, shape = await _astart(self, connection)
         return ChordHandle(app, workflow_id, ids, shape)

@@ -1,8 +1,6 @@
-"""Starting a canvas (chain, group, chord, nested or not), and the handles that follow one.
+"""The handles that follow a started canvas (chain, group, chord, nested or not).
 
-A start writes, in one transaction: the barriers (pq_chords rows) the canvas may need, then
-its first rows with one COPY (a chain's first step, a group's or chord's members; for nested
-canvases the first row of each part that starts at once). Every later row is written by the
+A start (pq/producer/start.py) writes the first rows; every later row is written by the
 worker, in the statement that records the end of the step before it, so a handle only ever
 reads: the rows of its workflow id, each at the step number the canvas gave it when it
 started (pq/producer/shape.py).
@@ -10,89 +8,16 @@ started (pq/producer/shape.py).
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from pq.errors import ConfigurationError, ResultTimeoutError, WorkflowFailedError
+from pq.errors import ResultTimeoutError, WorkflowFailedError
 from pq.models import Task
-from pq.producer.plan import Barrier, encode, plan
-from pq.producer.shape import BROKEN, Par, Seq, Shape, State, evaluate, leaves, value
+from pq.producer.shape import BROKEN, Par, Seq, Shape, State, evaluate, value
 
 if TYPE_CHECKING:
     from pq.producer.facade import Producer
-
-
-def _row(
-    task_id: int,
-    tpl: dict[str, Any],
-    *,
-    run_at: datetime,
-    workflow_id: int,
-) -> tuple[Any, ...]:
-    flow = tpl.get("flow")
-    return (
-        task_id,
-        tpl["name"],
-        tpl["queue"],
-        tpl["priority"],
-        _status(tpl),
-        json.dumps(tpl["args"]),
-        json.dumps(tpl["kwargs"]),
-        json.dumps(tpl["options"]),
-        run_at,
-        tpl["max_attempts"],
-        workflow_id,
-        tpl["step"],
-        None if flow is None else json.dumps(flow, default=encode),
-        tpl.get("rate_key"),
-        tpl.get("concurrency_key"),
-        tpl.get("concurrency_limit"),
-    )
-
-
-def _status(tpl: dict[str, Any]) -> str:
-    # flow control holds a row back until the flow claim lets it run (docs/workflows.md)
-    return "waiting" if tpl.get("rate_key") or tpl.get("concurrency_key") else "pending"
-
-
-def _create_barriers(app: Producer, ex: Any, workflow_id: int, barriers: list[Barrier]) -> None:
-    # before the members, in the same transaction: a member cannot end before its barrier exists
-    for barrier in barriers:
-        callback = {**barrier.callback, "workflow_id": workflow_id}
-        app.queries.flow_chord_create(
-            ex, barrier.id, barrier.total, json.dumps(callback, default=encode)
-        )
-
-
-def start_canvas(app: Producer, shape: Shape, *, connection: Any) -> tuple[int, list[int]]:
-    """Writes the first rows of a new workflow in one transaction; returns (id, task ids)."""
-    if app.interceptor is not None:
-        raise ConfigurationError(
-            "chain, group and chord need the database: pq.testing's modes do not run them"
-        )
-    entries, barriers = plan(shape)
-    calls = {leaf.step: leaf.call for leaf in leaves(shape)}
-    with app.executor(connection) as ex:
-        workflow_id, ids, barrier_ids, now = app.queries.flow_reserve(
-            ex, len(entries), max(0, len(barriers) - 1)
-        )
-        for barrier, barrier_id in zip(
-            barriers, [workflow_id, *barrier_ids][: len(barriers)], strict=True
-        ):
-            barrier.id = barrier_id
-        _create_barriers(app, ex, workflow_id, barriers)
-        rows = [
-            _row(i, tpl, run_at=calls[tpl["step"]].first_run_at() or now, workflow_id=workflow_id)
-            for i, tpl in zip(ids, entries, strict=True)
-        ]
-        app.queries.flow_copy(ex, rows)
-        due = {f"{'w' if row[4] == 'waiting' else 't'}:{row[2]}" for row in rows if row[8] <= now}
-        if due:
-            app.queries.flow_notify(ex, sorted(due))
-    return workflow_id, ids
 
 
 class WorkflowHandle:
@@ -255,4 +180,4 @@ class ChordHandle(GroupHandle):
         return result
 
 
-__all__ = ["ChainHandle", "ChordHandle", "GroupHandle", "WorkflowHandle", "start_canvas"]
+__all__ = ["ChainHandle", "ChordHandle", "GroupHandle", "WorkflowHandle"]

@@ -13,7 +13,6 @@ import os
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
-from datetime import datetime
 from typing import Any, Protocol
 
 import psycopg
@@ -24,7 +23,7 @@ from psycopg_pool import ConnectionPool
 from pq.errors import ConfigurationError, DatabaseUnavailableError
 from pq.store import pooler
 from pq.store.redact import describe_url, redact_url_error
-from pq.store.rows import copy_field
+from pq.store.rows import copy_rows_text
 
 log = logging.getLogger("pq.db")
 
@@ -249,24 +248,11 @@ class Psycopg2Executor:
             return int(cur.fetchone()[0])
 
     def copy_rows(self, statement: str, rows: Iterable[Sequence[Any]]) -> None:
-        buffer = io.StringIO()
-        for row in rows:
-            buffer.write("\t".join(_copy_text(v) for v in row))
-            buffer.write("\n")
-        buffer.seek(0)
-        with self.conn.cursor() as cur:
-            cur.copy_expert(statement, buffer)
+        self.copy_text(statement, copy_rows_text(rows))
 
     def copy_text(self, statement: str, chunks: Iterable[str]) -> None:
         with self.conn.cursor() as cur:
             cur.copy_expert(statement, io.StringIO("".join(chunks)))
-
-
-def _copy_text(value: Any) -> str:
-    """One field of COPY's text format (psycopg 3 does this itself in write_row)."""
-    if value is None:
-        return "\\N"
-    return copy_field(value.isoformat() if isinstance(value, datetime) else str(value))
 
 
 ASYNC_CALLS = "await task.aapply_async(...) or await app.aenqueue()/aupsert()/aenqueue_many()"
@@ -292,8 +278,8 @@ def executor_for(connection: Any) -> Executor:
     if is_async_connection(connection):
         raise ConfigurationError(
             f"connection= got {type(connection).__module__}.{type(connection).__name__}, an "
-            f"async connection, in a sync call; enqueue on it with {ASYNC_CALLS} (chain, "
-            "group and chord start on a sync connection only)"
+            f"async connection, in a sync call; enqueue on it with {ASYNC_CALLS}, or "
+            "await workflow.aapply_async(connection=...) for a chain, group or chord"
         )
     raw = _driver_connection(connection)
     from_django = type(connection).__module__.startswith("django")

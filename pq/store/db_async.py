@@ -176,7 +176,8 @@ async def async_executor_for(connection: Any) -> AsyncExecutor:
     if is_sync_connection(connection):
         raise ConfigurationError(
             f"connection= got {_name(connection)}, a sync connection, in an async call; pass "
-            f"it to {SYNC_CALLS}, or pass an async connection here"
+            f"it to {SYNC_CALLS} (workflow.apply_async(connection=...) for a chain, group or "
+            "chord), or pass an async connection here"
         )
     raise ConfigurationError(
         f"connection= got {_name(connection)}; the async calls take an open psycopg "

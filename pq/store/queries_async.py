@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from pq.store.rows import task_copy_text
+from pq.store.rows import copy_rows_text, task_copy_text
 
 if TYPE_CHECKING:
     from pq.store.db import Row
@@ -17,8 +17,8 @@ if TYPE_CHECKING:
 
 
 class AsyncQueries:
-    """Async counterparts of task_insert, task_upsert and the bulk statements (a mixin of
-    `Queries`)."""
+    """Async counterparts of task_insert, task_upsert, the bulk statements and the start of a
+    workflow (a mixin of `Queries`)."""
 
     if TYPE_CHECKING:
         channel: str
@@ -26,6 +26,8 @@ class AsyncQueries:
         def sql(self, name: str) -> str: ...
         @staticmethod
         def reserved(row: Row) -> tuple[list[int], datetime]: ...
+        @staticmethod
+        def flow_reserved(row: Row) -> tuple[int, list[int], list[int], datetime]: ...
 
     async def atask_insert(self, ex: AsyncExecutor, row: NewTaskRow, *, notify: bool) -> int:
         return await ex.fetch_id(self.sql("task_insert"), row.params(self.channel, notify))
@@ -53,3 +55,19 @@ class AsyncQueries:
 
     async def aflow_notify(self, ex: AsyncExecutor, payloads: list[str]) -> None:
         await ex.fetch(self.sql("flow_notify"), {"payloads": payloads, "channel": self.channel})
+
+    async def aflow_reserve(
+        self, ex: AsyncExecutor, n: int, barriers: int = 0
+    ) -> tuple[int, list[int], list[int], datetime]:
+        params = {"n": n, "barriers": barriers}
+        return self.flow_reserved((await ex.fetch(self.sql("flow_reserve"), params))[0])
+
+    async def aflow_chord_create(
+        self, ex: AsyncExecutor, barrier_id: int, total: int, callback: str
+    ) -> None:
+        params = {"id": barrier_id, "total": total, "callback": callback}
+        await ex.fetch(self.sql("flow_chord_create"), params)
+
+    async def aflow_copy(self, ex: AsyncExecutor, rows: Iterable[Sequence[Any]]) -> None:
+        """flow_copy over an async connection: the same COPY, the rows sent as COPY text."""
+        await ex.copy_text(self.sql("flow_copy"), copy_rows_text(rows))

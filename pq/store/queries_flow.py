@@ -75,7 +75,13 @@ class FlowQueries:
     ) -> tuple[int, list[int], list[int], datetime]:
         """A new workflow id, n new task ids in order, `barriers` more ids for the pq_chords
         rows of a nested canvas (from the workflow id sequence), and the database's clock."""
-        row = ex.fetch(self.sql("flow_reserve"), {"n": n, "barriers": barriers})[0]
+        return self.flow_reserved(
+            ex.fetch(self.sql("flow_reserve"), {"n": n, "barriers": barriers})[0]
+        )
+
+    @staticmethod
+    def flow_reserved(row: Row) -> tuple[int, list[int], list[int], datetime]:
+        """(workflow id, task ids, barrier ids, clock) of a flow_reserve row."""
         return (
             int(row["workflow_id"]),
             [int(i) for i in row["ids"] or []],
