@@ -326,6 +326,7 @@ class PQ(EnqueueMixin, ReadingMixin, SchedulesMixin, OpsMixin):
         tasks_per_child: int | None = None,
         metrics_port: int | None = None,
         child_init: Hook | None = None,
+        fork_server: bool | None = None,
     ) -> int:
         """Runs a worker in this process until it is signalled (or, with burst, runs dry).
 
@@ -354,6 +355,7 @@ class PQ(EnqueueMixin, ReadingMixin, SchedulesMixin, OpsMixin):
             spares=spares,
             tasks_per_child=tasks_per_child,
             metrics_port=metrics_port,
+            fork_server=fork_server,
         )
         return self.run_worker_with(settings, Hooks(pre_execute, post_execute, child_init))
 

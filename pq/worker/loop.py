@@ -68,7 +68,12 @@ class Worker(FlowControl):
     # -- lifecycle ---------------------------------------------------------------------------
     def run(self) -> int:
         self._attach()
-        self._open()
+        self._start_fork_server()  # before any connection of the worker exists
+        try:
+            self._open()
+        except BaseException:
+            self._stop_fork_server()
+            raise
         try:
             self._loop()
         finally:
@@ -154,6 +159,7 @@ class Worker(FlowControl):
         self._release_held()
         self._retire_all_spares()
         self._reap_retired()
+        self._stop_fork_server()  # (its children were all reaped above)
         self._flush()
         if self.finished:
             log.error(
