@@ -334,7 +334,8 @@ class PQ(EnqueueMixin, ReadingMixin, SchedulesMixin, OpsMixin):
         pq.settings.WorkerSettings; `max_memory` takes bytes or a size such as "512MiB".
         `metrics_port` serves Prometheus metrics (the `metrics` extra; docs/operations.md);
         `child_init()` runs in each child right after the fork (set up tracing there).
-        Returns the number of tasks it processed.
+        `fork_server=True` forks the children from a fork server beside the loop (Linux;
+        PQ_FORK_SERVER; docs/worker.md). Returns the number of tasks it processed.
         """
         from pq.worker.loop import Hooks, build_worker_settings
 
