@@ -229,8 +229,13 @@ class Queries(FlowQueries, WorkerQueries, MigrationQueries, AsyncQueries):
         )
         return int(rows[0]["id"])
 
-    def worker_heartbeat(self, ex: Executor, worker_id: int) -> bool:
-        return bool(ex.fetch(self.sql("worker_heartbeat"), {"id": worker_id}))
+    def worker_heartbeat(
+        self, ex: Executor, worker_id: int, *, cancels: bool = False
+    ) -> tuple[bool, list[str], set[int]]:
+        """(alive, the paused queues, our running tasks asked to cancel if `cancels`)."""
+        row = ex.fetch(self.sql("worker_heartbeat"), {"id": worker_id, "cancels": cancels})[0]
+        cancel_requested = {int(i) for i in row["cancel_requested"]}
+        return bool(row["alive"]), [str(q) for q in row["paused"]], cancel_requested
 
     def worker_deregister(self, ex: Executor, worker_id: int) -> None:
         ex.fetch(self.sql("worker_deregister"), {"id": worker_id})
