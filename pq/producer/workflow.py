@@ -8,6 +8,7 @@ started (pq/producer/shape.py).
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -48,6 +49,10 @@ class WorkflowHandle:
         if the workflow had already ended. Then result() and get() raise
         WorkflowCancelledError, unless the workflow finished anyway."""
         return self.app.cancel_workflow(self.id)
+
+    async def acancel(self) -> bool:
+        """cancel() for `async def` code: runs in a worker thread, off the event loop."""
+        return await asyncio.to_thread(self.cancel)
 
     def cancelled(self) -> bool:
         """Whether the workflow was cancelled (cancel(), `pq cancel --workflow`)."""
@@ -117,6 +122,10 @@ class WorkflowHandle:
             if propagate:
                 raise
             return exc
+
+    async def aget(self, timeout: float | None = None, propagate: bool = True) -> Any:
+        """get() for `async def` code: the wait runs in a worker thread, off the event loop."""
+        return await asyncio.to_thread(self.get, timeout, propagate)
 
 
 class ChainHandle(WorkflowHandle):
