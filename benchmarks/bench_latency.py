@@ -7,12 +7,14 @@ moment the enqueue's commit returned. Same host, so both clocks are the same clo
     python benchmarks/bench_latency.py            # PQ_DATABASE_URL, else the embedded server
 Run three times in one go: a worker that forks on pick-up, one whose fork server keeps
 children forked ahead (`--fork-server`), then one with a spare child waiting (`--spares 1`),
-which only writes the row to it.
+which only writes the row to it. `--workers N` adds a run: N idle workers of the same
+queues, of which one listens (the listener slot, pq/worker/slot.py).
 Targets: fresh child p50 < 5 ms, p99 < 20 ms (DESIGN.md); with a spare p50 < 3 ms, p99 < 6 ms.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import statistics
 import sys
@@ -24,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import psycopg
 
-from benchmarks._worker_bench import scratch_app, worker_process
+from benchmarks._worker_bench import scratch_app, worker_processes
 from pq import PQ
 from pq.store.db import PsycopgExecutor
 
@@ -57,12 +59,12 @@ def wait_done(conn: psycopg.Connection[tuple[object, ...]], task_id: int) -> Non
     raise SystemExit(f"task {task_id} did not end within 60 s (is a worker running?)")
 
 
-def measure(bench: PQ, task: Any, worker_args: tuple[str, ...]) -> list[float]:
+def measure(bench: PQ, task: Any, worker_args: tuple[str, ...], workers: int = 1) -> list[float]:
     # One listening connection for the whole run: opening one per task would compete
     # with the worker for the CPU at exactly the moment being measured.
     with (
         psycopg.connect(bench.database_url, autocommit=True) as done,
-        worker_process(bench, "benchmarks.bench_latency:app", *worker_args),
+        worker_processes(bench, "benchmarks.bench_latency:app", workers, *worker_args),
     ):
         # LISTEN, then say so: workers send the done NOTIFY only while someone waits for it.
         bench.queries.listen_done(PsycopgExecutor(done))
@@ -82,16 +84,23 @@ def measure(bench: PQ, task: Any, worker_args: tuple[str, ...]) -> list[float]:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--workers", type=int, default=1, help="a run with N idle workers")
+    options = parser.parse_args()
     variants = {
         "fresh child (fork on pick-up)": (),
         "fork server (--fork-server)": ("--fork-server",),
         "spare children (--spares 1)": SPARES,
     }
+    counts = dict.fromkeys(variants, 1)
+    if options.workers > 1:
+        label = f"fresh child, {options.workers} idle workers"
+        variants[label], counts[label] = (), options.workers
     results = {}
     with scratch_app("pq_bench_latency") as bench:
         task = bench.task(started_at.fn, name=started_at.name)
         for label, args in variants.items():
-            results[label] = measure(bench, task, args)
+            results[label] = measure(bench, task, args, counts[label])
     load = "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())  # read ratios by it
     print(f"idle pick-up latency over {TASKS} tasks (enqueue commit -> child running), {load}")
     for label, latencies in results.items():

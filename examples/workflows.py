@@ -1,4 +1,5 @@
-"""Workflows and flow control: a chain, a group, a chord, a global rate limit and a
+"""Workflows and flow control: a chain, a group, a chord, nested canvases, a workflow started
+from async code in the caller's transaction, a cancelled workflow, a global rate limit and a
 per-key concurrency limit, run by one burst worker.
 
     python examples/workflows.py
@@ -8,10 +9,14 @@ With no PQ_DATABASE_URL set, pq starts its embedded development Postgres under .
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 
-from pq import PQ, WorkflowFailedError, chain, chord, group
+import psycopg
+
+from pq import PQ, TaskStatus, WorkflowCancelledError, WorkflowFailedError, chain, chord, group
+from pq.canvas import ChainHandle
 
 app = PQ()
 
@@ -80,6 +85,67 @@ def canvases() -> None:
         print("failed ->", str(failure).split(";")[0])
 
 
+def nesting() -> None:
+    # --8<-- [start:nesting]
+    # a group inside a chain: each member gets the previous result, and the list of their
+    # results goes to the step after the group (Celery makes that a chord, and so does pq)
+    fanned = chain(fetch.s(3), group(price.s(unit=10), price.s(unit=12)), total.s()).delay()
+    # chains inside a group: each member's result is its chain's last result
+    per_order = group(chain(fetch.s(n), price.s(unit=5)) for n in (1, 2, 3)).delay()
+    # chains as a chord's members, and that chord as the first step of a chain
+    invoiced = chain(
+        chord([chain(fetch.s(n), price.s(unit=2)) for n in (4, 5)], total.s()),
+        price.si({"lines": 1}, 99),  # .si(): ignores the chord's result
+    ).delay()
+    # a failed member of a group inside a chain stops the chain, as a chord does
+    halted = chain(fetch.s(1), group(price.s(unit=1), refuse.si(5)), total.s()).delay()
+    # --8<-- [end:nesting]
+    app.run_worker(concurrency=2, burst=True)
+    assert fanned.result(timeout=30) == 4 * 10 + 4 * 12
+    assert per_order.results(timeout=30) == [10, 15, 20]
+    assert invoiced.result(timeout=30) == 99
+    print("nested ->", fanned.result(), per_order.results(), invoiced.result())
+    try:
+        halted.result(timeout=30)
+    except WorkflowFailedError as failure:
+        print("failed ->", str(failure).split(";")[0])
+
+
+# --8<-- [start:async]
+async def start_from_async_code(url: str, order_id: int) -> ChainHandle:
+    """Starts a workflow in the caller's transaction on an async connection (psycopg's
+    AsyncConnection here; asyncpg and SQLAlchemy's AsyncConnection/AsyncSession work too)."""
+    async with await psycopg.AsyncConnection.connect(url) as conn:
+        async with conn.transaction():
+            # ... the order's own rows, written on conn ...
+            flow = chain(fetch.s(order_id), group(price.s(unit=10), price.s(unit=12)), total.s())
+            handle = await flow.aapply_async(connection=conn)  # commits with the block
+        return handle
+
+
+# --8<-- [end:async]
+
+
+def from_async() -> None:
+    handle = asyncio.run(start_from_async_code(app.database_url, 9))
+    app.run_worker(concurrency=2, burst=True)
+    assert handle.result(timeout=30) == 5 * 10 + 5 * 12
+    print("async  -> started in the caller's transaction, result", handle.result())
+
+
+def cancelling() -> None:
+    # --8<-- [start:cancel]
+    order = chain(fetch.s(11), group(price.s(unit=10), price.s(unit=12)), total.s()).delay()
+    order.cancel()  # pending tasks never run, running ones are stopped, no later step starts
+    app.run_worker(burst=True)  # finds nothing of it to run
+    try:
+        order.result(timeout=30)
+    except WorkflowCancelledError as cancelled:  # also a WorkflowFailedError
+        print("cancel ->", type(cancelled).__name__, "-", str(cancelled).split(":")[0])
+    # --8<-- [end:cancel]
+    assert order.cancelled() and {t.status for t in order.tasks()} == {TaskStatus.CANCELLED}
+
+
 def limits() -> None:
     # --8<-- [start:limits]
     calls = [call_partner_api.delay(n) for n in range(10)]  # 'waiting' until the limit allows
@@ -102,6 +168,9 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     app.run_db_migrations()
     canvases()
+    nesting()
+    from_async()
+    cancelling()
     limits()
     app.close()
 

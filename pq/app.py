@@ -20,6 +20,7 @@ from psycopg_pool import ConnectionPool
 from pq.models import OutcomeKind, Priority
 from pq.ops.api import OpsMixin
 from pq.periodic.api import SchedulesMixin
+from pq.producer.aenqueue import AsyncEnqueueMixin
 from pq.producer.enqueue import EnqueueMixin
 from pq.producer.reading import ReadingMixin
 from pq.producer.task import TaskDecorator, TaskFunction, TaskOptions
@@ -93,7 +94,7 @@ def _creating_module() -> str | None:
     return None
 
 
-class PQ(EnqueueMixin, ReadingMixin, SchedulesMixin, OpsMixin):
+class PQ(EnqueueMixin, AsyncEnqueueMixin, ReadingMixin, SchedulesMixin, OpsMixin):
     """A task queue on one Postgres database (and schema)."""
 
     def __init__(

@@ -5,10 +5,14 @@
     group(add.s(i, i) for i in r)   all at once (one COPY); .results() in order
     chord(group(...), total.s())    the callback gets the list of results once all members end
 
-Nothing here runs SQL: a canvas turns its signatures into row templates (arguments encoded
-now, so a bad argument fails the call before anything is written) and hands them to
-pq/producer/workflow.py, which writes the first rows. The links that follow are written by
-the worker in the statement that records each step's end (pq/store/sql/task_finish.sql).
+They nest as in Celery: a group in a chain (gathered like a chord when a step follows it),
+chains as group or chord members, a chain, group or chord as a chord's callback.
+
+Nothing here runs SQL: a canvas numbers its signatures (pq/producer/shape.py), plans the rows
+and the barriers they need (pq/producer/plan.py: arguments encoded now, so a bad argument fails
+the call before anything is written) and hands them to pq/producer/workflow.py, which writes
+the first rows. The links that follow are written by the worker in the statement that records
+each step's end (pq/store/sql/flow_finish.sql).
 """
 
 from __future__ import annotations
@@ -18,22 +22,26 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from pq.errors import ConfigurationError
+from pq.producer.shape import Leaf, Par, Seq, Shape, leaves
+from pq.producer.start import astart_canvas, start_canvas
 from pq.producer.task import TaskFunction, resolve_run_at
-from pq.producer.workflow import (
-    ChainHandle,
-    ChordHandle,
-    GroupHandle,
-    start_chain,
-    start_chord,
-    start_group,
-)
+from pq.producer.workflow import ChainHandle, ChordHandle, GroupHandle
 from pq.signing import PREPENDED
 
 if TYPE_CHECKING:
     from pq.producer.facade import Producer
     from pq.producer.task import TaskHandle
 
-__all__ = ["Signature", "chain", "chord", "group", "signature"]
+__all__ = [
+    "ChainHandle",
+    "ChordHandle",
+    "GroupHandle",
+    "Signature",
+    "chain",
+    "chord",
+    "group",
+    "signature",
+]
 
 # The apply_async options a signature may carry (those that make sense for a row written later)
 _OPTIONS = frozenset(
@@ -108,8 +116,12 @@ class Signature:
     def _key(self) -> tuple[Any, ...]:
         return (self.name, self.args, self.kwargs, self.immutable, self.options)
 
-    def __or__(self, other: Signature | chain) -> chain:
+    def __or__(self, other: Signature | chain | group | chord) -> chain:
         return chain(self, other)
+
+    def first_run_at(self) -> Any:
+        """When this call's row is due if it is written when its canvas starts."""
+        return resolve_run_at(None, self.options.get("countdown"))
 
     def set(self, **options: Any) -> Signature:
         """A copy with these apply_async options (countdown, priority, queue, retries ...)."""
@@ -182,64 +194,123 @@ def signature(task: TaskFunction[..., Any], *args: Any, **kwargs: Any) -> Signat
     return Signature(task, args, kwargs)
 
 
-def _signatures(items: Iterable[Any], what: str) -> list[Signature]:
-    sigs = list(items)
-    for sig in sigs:
-        if not isinstance(sig, Signature):
+def _parts(items: Iterable[Any], what: str) -> list[Signature | chain | group | chord]:
+    parts = list(items)
+    for part in parts:
+        if not isinstance(part, Signature | chain | group | chord):
             raise ConfigurationError(
-                f"{what} takes signatures such as add.s(1, 2), not {sig!r} (nested canvases "
-                "other than a chain as a chord's callback are not supported)"
+                f"{what} takes signatures such as add.s(1, 2) and canvases (chain, group, "
+                f"chord), not {part!r}"
             )
-    return sigs
+    return parts
 
 
-def _first_run_at(sig: Signature) -> Any:
-    return resolve_run_at(None, sig.options.get("countdown"))
+class _Numbering:
+    """Gives every signature of a canvas its step number, depth-first (docs/workflows.md:
+    a flat chain, group or chord numbers its rows as it always did)."""
+
+    def __init__(self) -> None:
+        self.steps = 0
+
+    def shape(self, part: Signature | chain | group | chord) -> Shape:
+        if isinstance(part, Signature):
+            self.steps += 1
+            return Leaf(self.steps - 1, part)
+        if isinstance(part, chain):
+            return Seq(tuple(self._flat(Seq, [self.shape(s) for s in part.steps])))
+        if isinstance(part, group):
+            if not part.members:
+                raise ConfigurationError("a group needs at least one member")
+            # Celery flattens a group inside a group: its members become the outer's
+            return Par(tuple(self._flat(Par, [self.shape(m) for m in part.members])))
+        if part.body is None:
+            raise ConfigurationError("a chord needs a callback: chord(members, callback.s())")
+        if not part.header.members:
+            raise ConfigurationError("a chord needs at least one member")
+        header = self.shape(part.header)
+        return Seq(tuple(self._flat(Seq, [header, self.shape(part.body)])))
+
+    @staticmethod
+    def _flat(kind: type[Seq] | type[Par], shapes: list[Shape]) -> list[Shape]:
+        flat: list[Shape] = []
+        for shape in shapes:
+            flat.extend(shape.parts if isinstance(shape, kind) else [shape])
+        return flat
+
+
+def _shape(canvas: chain | group | chord) -> tuple[Any, Shape]:
+    shape = _Numbering().shape(canvas)
+    return leaves(shape)[0].call.app, shape
+
+
+def _start(canvas: chain | group | chord, connection: Any) -> tuple[Any, int, list[int], Shape]:
+    app, shape = _shape(canvas)
+    workflow_id, ids = start_canvas(app, shape, connection=connection)
+    return app, workflow_id, ids, shape
+
+
+async def _astart(
+    canvas: chain | group | chord, connection: Any
+) -> tuple[Any, int, list[int], Shape]:
+    app, shape = _shape(canvas)
+    workflow_id, ids = await astart_canvas(app, shape, connection=connection)
+    return app, workflow_id, ids, shape
 
 
 class chain:
-    """Steps run one after another; each gets the previous step's result as its first
-    argument (unless made with `.si()`). A step that fails for good fails the chain: the
-    steps after it never run, and the handle's result() raises naming it."""
+    """Steps run one after another; each gets the previous step's value as its first argument
+    (unless made with `.si()`). A step may be a group (its members get the previous value,
+    and the list of their values goes to the step after it, as in a chord) or a chord. A step
+    that fails for good fails the chain: the steps after it never run, and the handle's
+    result() raises naming it."""
 
-    def __init__(self, *steps: Signature | chain) -> None:
+    def __init__(self, *steps: Signature | chain | group | chord) -> None:
         flat: list[Any] = []
         for step in steps:
             flat.extend(step.steps if isinstance(step, chain) else [step])
-        self.steps: list[Signature] = _signatures(flat, "chain")
+        self.steps: list[Signature | chain | group | chord] = _parts(flat, "chain")
         if not self.steps:
             raise ConfigurationError("a chain needs at least one step")
 
     def __repr__(self) -> str:
         return " | ".join(repr(s) for s in self.steps)
 
-    def __or__(self, other: Signature | chain) -> chain:
+    def __or__(self, other: Signature | chain | group | chord) -> chain:
         return chain(self, other)
-
-    def templates(self, *, linked: bool = False) -> list[dict[str, Any]]:
-        """The steps' row templates; the first is `linked` when the chain follows something."""
-        return [s.template(linked=linked or n > 0) for n, s in enumerate(self.steps)]
 
     def delay(self) -> ChainHandle:
         return self.apply_async()
 
     def apply_async(self, *, connection: Any = None) -> ChainHandle:
         """Writes the first step (the rest ride in its row and follow as each step ends)."""
-        first = self.steps[0]
-        return start_chain(
-            first.app, self.templates(), run_at=_first_run_at(first), connection=connection
-        )
+        app, workflow_id, _, shape = _start(self, connection)
+        assert isinstance(shape, Seq)
+        return ChainHandle(app, workflow_id, shape)
+
+    async def adelay(self) -> ChainHandle:
+        return await self.aapply_async()
+
+    async def aapply_async(self, *, connection: Any = None) -> ChainHandle:
+        """apply_async for `async def` code: `connection=` takes an async connection (as
+        task.aapply_async does) and the start commits with its transaction; without one the
+        start runs on the app's pool in a worker thread."""
+        app, workflow_id, _, shape = await _astart(self, connection)
+        assert isinstance(shape, Seq)
+        return ChainHandle(app, workflow_id, shape)
 
 
 class group:
-    """Members run independently (in parallel on as many workers as there are); written in
-    one COPY. The handle's results() gives their results in member order."""
+    """Members run independently (in parallel on as many workers as there are); their first
+    rows are written in one COPY. A member may be a chain (its value is its last step's) or a
+    chord; a group inside a group is flattened, as in Celery. The handle's results() gives
+    the members' values in member order."""
 
-    def __init__(self, *members: Signature | Iterable[Signature]) -> None:
+    def __init__(self, *members: Signature | chain | group | chord | Iterable[Any]) -> None:
         flat: list[Any] = []
         for member in members:
-            flat.extend([member] if isinstance(member, Signature) else member)
-        self.members: list[Signature] = _signatures(flat, "group")
+            canvas = isinstance(member, Signature | chain | group | chord)
+            flat.extend([member] if canvas else member)  # type: ignore[arg-type]
+        self.members: list[Signature | chain | group | chord] = _parts(flat, "group")
 
     def __repr__(self) -> str:
         return f"group([{', '.join(repr(m) for m in self.members)}])"
@@ -247,35 +318,50 @@ class group:
     def __len__(self) -> int:
         return len(self.members)
 
+    def __or__(self, other: Signature | chain | group | chord) -> chain:
+        return chain(self, other)
+
     def delay(self) -> GroupHandle:
         return self.apply_async()
 
     def apply_async(self, *, connection: Any = None) -> GroupHandle:
-        if not self.members:
-            raise ConfigurationError("a group needs at least one member")
-        app = self.members[0].app
-        templates = [m.template() for m in self.members]
-        run_ats = [_first_run_at(m) for m in self.members]
-        return start_group(app, templates, run_ats, connection=connection)
+        app, workflow_id, ids, shape = _start(self, connection)
+        return GroupHandle(app, workflow_id, ids, shape)
+
+    async def adelay(self) -> GroupHandle:
+        return await self.aapply_async()
+
+    async def aapply_async(self, *, connection: Any = None) -> GroupHandle:
+        """apply_async for `async def` code (see chain.aapply_async)."""
+        app, workflow_id, ids, shape = await _astart(self, connection)
+        return GroupHandle(app, workflow_id, ids, shape)
 
 
 class chord:
-    """A group and a callback: the callback runs once, with the list of the members' results
-    (in member order) as its first argument, when the last member completes. If a member
-    fails for good the callback never runs and the chord's result() raises naming it."""
+    """A group and a callback: the callback runs once, with the list of the members' values
+    (in member order) as its first argument, when the last member completes. Members may be
+    chains or chords; the callback may be a chain, a group or a chord. If a member fails for
+    good the callback never runs and the chord's result() raises naming it."""
 
     def __init__(
-        self, header: group | Iterable[Signature], body: Signature | chain | None = None
+        self,
+        header: group | Iterable[Signature | chain | group | chord],
+        body: Signature | chain | group | chord | None = None,
     ) -> None:
         self.header = header if isinstance(header, group) else group(header)
+        if body is not None:
+            _parts([body], "a chord's callback")
         self.body = body
 
     def __repr__(self) -> str:
         return f"chord({self.header!r}, {self.body!r})"
 
-    def __call__(self, body: Signature | chain) -> ChordHandle:
+    def __call__(self, body: Signature | chain | group | chord) -> ChordHandle:
         """Celery's `chord(header)(callback)`: sets the callback and starts the chord."""
         return chord(self.header, body).apply_async()
+
+    def __or__(self, other: Signature | chain | group | chord) -> chain:
+        return chain(self, other)
 
     def delay(self) -> ChordHandle:
         return self.apply_async()
@@ -283,14 +369,15 @@ class chord:
     def apply_async(self, *, connection: Any = None) -> ChordHandle:
         if self.body is None:
             raise ConfigurationError("a chord needs a callback: chord(members, callback.s())")
-        steps = self.body.steps if isinstance(self.body, chain) else [self.body]
-        templates = [s.template(linked=True) for s in _signatures(steps, "chord callback")]
-        callback = dict(templates[0])
-        if len(templates) > 1:
-            callback["next"] = templates[1:]
-        app = steps[0].app
-        if not self.header.members:
-            raise ConfigurationError("a chord needs at least one member")
-        members = [m.template() for m in self.header.members]
-        run_ats = [_first_run_at(m) for m in self.header.members]
-        return start_chord(app, members, run_ats, callback, len(templates), connection=connection)
+        app, workflow_id, ids, shape = _start(self, connection)
+        return ChordHandle(app, workflow_id, ids, shape)
+
+    async def adelay(self) -> ChordHandle:
+        return await self.aapply_async()
+
+    async def aapply_async(self, *, connection: Any = None) -> ChordHandle:
+        """apply_async for `async def` code (see chain.aapply_async)."""
+        if self.body is None:
+            raise ConfigurationError("a chord needs a callback: chord(members, callback.s())")
+        app, workflow_id, ids, shape = await _astart(self, connection)
+        return ChordHandle(app, workflow_id, ids, shape)

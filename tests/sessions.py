@@ -31,3 +31,13 @@ def listen_sessions(db_url: str) -> int:
         " AND mode = 'ShareLock' AND granted AND database ="
         " (SELECT oid FROM pg_database WHERE datname = current_database())",
     )
+
+
+def task_listeners(db_url: str) -> int:
+    """Sessions waiting idle on a LISTEN (their last statement): the workers that hear new
+    tasks (one per queue set and machine holds the listener slot, pq/worker/slot.py)."""
+    return _count(
+        db_url,
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+        " AND state = 'idle' AND query LIKE 'LISTEN %'",
+    )

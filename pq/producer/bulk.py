@@ -54,13 +54,7 @@ def insert_many(
     back). In a caller's transaction (`connection=`) they are encoded before anything is
     sent, so a bad item leaves that transaction as it was."""
     if app.interceptor is not None:
-        calls = [split_item(item) for item in items]
-        for index, (args, kwargs) in enumerate(calls):
-            _check(checker, index, args, kwargs)
-        return [
-            app.interceptor.insert(name, a, k, options, run_at=run_at, client_id=None)
-            for a, k in calls
-        ]
+        return _intercepted(app, name, items, options, run_at=run_at, checker=checker)
     items = items if isinstance(items, list | tuple) else list(items)
     if not items:
         return []
@@ -70,24 +64,93 @@ def insert_many(
     with app.executor(connection) as ex:
         ids, now = app.queries.task_reserve_ids(ex, len(items))
         when = run_at or now
-        app.queries.task_copy(
-            ex,
-            ids,
-            rows,
-            name=name,
-            queue=options.queue,
-            priority=options.priority,
-            run_at=when,
-            max_attempts=options.retries + 1,
-        )
-        flow = options.flow_columns(name)
-        if flow["rate_key"] or flow["concurrency_key"]:  # flow control holds them back
-            app.queries.flow_hold(ex, ids, flow)
-            if when <= now:
-                app.queries.flow_notify(ex, [f"w:{options.queue}"])
-        elif when <= now:
-            app.queries.task_notify_queues(ex, [options.queue])
+        app.queries.task_copy(ex, ids, rows, **_shared(name, options, when))
+        hold, payloads, queues = wake_up(name, options, when, now)
+        if hold is not None:
+            app.queries.flow_hold(ex, ids, hold)
+        if payloads:
+            app.queries.flow_notify(ex, payloads)
+        if queues:
+            app.queries.task_notify_queues(ex, queues)
     return ids
+
+
+async def ainsert_many(
+    app: Producer,
+    name: str,
+    items: Iterable[Any],
+    options: TaskOptions,
+    *,
+    run_at: datetime | None,
+    connection: Any,
+    checker: ShapeChecker | None = None,
+) -> list[int]:
+    """`insert_many` in the transaction of a caller's async connection: the same statements,
+    awaited. The items are encoded before anything is sent, so a bad one leaves that
+    transaction as it was."""
+    if app.interceptor is not None:
+        return _intercepted(app, name, items, options, run_at=run_at, checker=checker)
+    from pq.store.db_async import async_executor_for
+
+    items = items if isinstance(items, list | tuple) else list(items)
+    if not items:
+        return []
+    rows = list(encode_rows(app.codec, name, items, options, checker))
+    ex = await async_executor_for(connection)
+    async with ex.atomic():  # a connection in autocommit still writes all or nothing
+        ids, now = await app.queries.atask_reserve_ids(ex, len(items))
+        when = run_at or now
+        await app.queries.atask_copy(ex, ids, rows, **_shared(name, options, when))
+        hold, payloads, queues = wake_up(name, options, when, now)
+        if hold is not None:
+            await app.queries.aflow_hold(ex, ids, hold)
+        if payloads:
+            await app.queries.aflow_notify(ex, payloads)
+        if queues:
+            await app.queries.atask_notify_queues(ex, queues)
+    return ids
+
+
+def _intercepted(
+    app: Producer,
+    name: str,
+    items: Iterable[Any],
+    options: TaskOptions,
+    *,
+    run_at: datetime | None,
+    checker: ShapeChecker | None,
+) -> list[int]:
+    calls = [split_item(item) for item in items]
+    for index, (args, kwargs) in enumerate(calls):
+        _check(checker, index, args, kwargs)
+    assert app.interceptor is not None
+    return [
+        app.interceptor.insert(name, a, k, options, run_at=run_at, client_id=None) for a, k in calls
+    ]
+
+
+def _shared(name: str, options: TaskOptions, when: datetime) -> dict[str, Any]:
+    """The columns every row of one bulk insert shares (see Queries.task_copy)."""
+    return {
+        "name": name,
+        "queue": options.queue,
+        "priority": options.priority,
+        "run_at": when,
+        "max_attempts": options.retries + 1,
+    }
+
+
+def wake_up(
+    name: str, options: TaskOptions, when: datetime, now: datetime
+) -> tuple[dict[str, Any] | None, list[str], list[str]]:
+    """What follows the COPY of a bulk insert, in its transaction: the flow-control columns
+    to hold the rows under (or None), and the notices to send (flow_notify payloads, queues
+    for task_notify_queues). Rows due later wake no one: the workers' poll finds them."""
+    flow = options.flow_columns(name)
+    due = when <= now
+    if flow["rate_key"] or flow["concurrency_key"]:  # flow control holds them back
+        return flow, [f"w:{options.queue}"] if due else [], []
+    return None, [], [options.queue] if due else []
 
 
 def encode_rows(

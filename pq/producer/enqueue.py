@@ -5,6 +5,7 @@ interceptor (pq.testing) takes over."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from datetime import datetime
@@ -35,6 +36,23 @@ if TYPE_CHECKING:
 _GATE_LOCK = threading.Lock()
 
 
+def raise_enqueue_failure(exc: Exception, schema: str, client_id: str | None) -> None:
+    """Raises pq's error for a failed insert the user can act on (pq's tables missing, a
+    client_id taken); returns for any other failure, which the caller re-raises."""
+    # psycopg 3 and asyncpg say sqlstate, psycopg2 (a caller's connection) says pgcode.
+    code = getattr(exc, "sqlstate", None) or getattr(exc, "pgcode", None)
+    if code == "42P01":  # undefined_table: the same advice the worker gives
+        raise SchemaOutdatedError(
+            f"pq's tables are not in this database (schema {schema!r}): "
+            "run `pq migrate APP` (or app.run_db_migrations()) first"
+        ) from None
+    if code == "23505":
+        raise DuplicateClientIdError(
+            f"client_id {client_id!r} is already used by another task; use upsert() to "
+            "replace it, or get_task_by_client_id() to find it"
+        ) from exc
+
+
 class EnqueueMixin:
     """Writing task rows on a PQ (mixed into `PQ`)."""
 
@@ -53,6 +71,29 @@ class EnqueueMixin:
         def get_task(self, task_id: int) -> Task | None: ...
         def wait_for_end(self, task_id: int, deadline: float | None) -> Task | None: ...
         async def await_end(self, task_id: int, deadline: float | None) -> Task | None: ...
+        # the async half (AsyncEnqueueMixin), which task functions reach through Producer
+        async def ainsert_task(
+            self,
+            name: str,
+            args: list[Any],
+            kwargs: dict[str, Any],
+            options: TaskOptions,
+            *,
+            run_at: datetime | None,
+            client_id: str | None,
+            connection: Any = None,
+        ) -> int: ...
+        async def aenqueue_many(
+            self,
+            fn: Callable[..., Any],
+            items: Iterable[Any],
+            *,
+            run_at: datetime | None = None,
+            countdown: float | None = None,
+            priority: Priority | int | str | None = None,
+            queue: str | None = None,
+            connection: Any = None,
+        ) -> list[int]: ...
 
     def new_row(
         self,
@@ -119,19 +160,8 @@ class EnqueueMixin:
                     span.set_attribute("pq.task.id", task_id)
                 return task_id
         except Exception as exc:
-            # psycopg 3 says sqlstate, psycopg2 (a caller's connection) says pgcode.
-            code = getattr(exc, "sqlstate", None) or getattr(exc, "pgcode", None)
-            if code == "42P01":  # undefined_table: the same advice the worker gives
-                raise SchemaOutdatedError(
-                    f"pq's tables are not in this database (schema {self.queries.schema!r}): "
-                    "run `pq migrate APP` (or app.run_db_migrations()) first"
-                ) from None
-            if code != "23505":
-                raise
-            raise DuplicateClientIdError(
-                f"client_id {client_id!r} is already used by another task; use upsert() to "
-                "replace it, or get_task_by_client_id() to find it"
-            ) from exc
+            raise_enqueue_failure(exc, self.queries.schema, client_id)
+            raise
 
     def _notify_gate(self) -> NotifyGate:
         gate: NotifyGate | None = self.__dict__.get("_pq_notify_gate")
@@ -276,3 +306,23 @@ class EnqueueMixin:
         success included). False: it had already ended, or there is no such task."""
         with self.executor() as ex:
             return self.queries.task_cancel(ex, task_id) is not None
+
+    def cancel_workflow(self, workflow_id: int) -> bool:
+        """Cancels every task of a chain, group or chord (`Task.workflow_id`) that has not
+        finished, as cancel() does one task, and lets no later step start: a step that ends
+        during or after the cancel writes no link. True if a task was stopped; False if the
+        workflow had already ended (or there is no such workflow)."""
+        stopped, pause = False, 0.0
+        while True:
+            # One pass per transaction: its locks (SKIP LOCKED) never make a worker recording
+            # a step wait for the next pass, and each pass sees the links committed before it.
+            with self.executor() as ex:
+                seen, ids = self.queries.flow_cancel(ex, workflow_id)
+            stopped = stopped or bool(ids)
+            if seen == 0:  # nothing unstopped was running: no link can come any more
+                return stopped
+            if ids:
+                pause = 0.0
+            else:  # every row left is locked by a worker recording or claiming it: moments
+                pause = min(0.1, pause * 2 or 0.002)
+                time.sleep(pause)

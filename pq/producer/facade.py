@@ -70,6 +70,30 @@ class Producer(Protocol):
         connection: Any = None,
     ) -> int: ...
 
+    async def ainsert_task(
+        self,
+        name: str,
+        args: list[Any],
+        kwargs: dict[str, Any],
+        options: TaskOptions,
+        *,
+        run_at: datetime | None,
+        client_id: str | None,
+        connection: Any = None,
+    ) -> int: ...
+
+    async def aenqueue_many(
+        self,
+        fn: Callable[..., Any],
+        items: Iterable[Any],
+        *,
+        run_at: datetime | None = None,
+        countdown: float | None = None,
+        priority: Priority | int | str | None = None,
+        queue: str | None = None,
+        connection: Any = None,
+    ) -> list[int]: ...
+
     def enqueue_many(
         self,
         fn: Callable[..., Any],
@@ -85,6 +109,8 @@ class Producer(Protocol):
     def get_task(self, task_id: int) -> Task | None: ...
 
     def cancel(self, task_id: int) -> bool: ...
+
+    def cancel_workflow(self, workflow_id: int) -> bool: ...
 
     def wait_for_end(self, task_id: int, deadline: float | None) -> Task | None: ...
 

@@ -1,26 +1,21 @@
-"""What `@app.task` returns, and the handle that `.delay()` gives back."""
+"""What `@app.task` returns: TaskFunction and its per-call options (TaskOptions). The handle
+that `.delay()` gives back is in pq.producer.handle."""
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import inspect
 import json
-import time
-import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Generic, ParamSpec, Protocol, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, ParamSpec, Protocol, TypeVar
 
-from pq.errors import (
-    ConfigurationError,
-    ResultTimeoutError,
-    TaskCancelledError,
-    TaskFailedError,
-    TaskNotFoundError,
-)
-from pq.models import OutcomeKind, Priority, Task, TaskStatus, coerce_priority
+from pq.errors import ConfigurationError
+from pq.models import OutcomeKind, Priority, coerce_priority
 from pq.producer.arguments import check_arguments
+from pq.producer.handle import TaskHandle, handle_for
 from pq.producer.rates import parse_rate
 from pq.retry import Backoff, coerce_backoff, coerce_retry_on
 from pq.settings import parse_size
@@ -32,7 +27,7 @@ if TYPE_CHECKING:
 P = ParamSpec("P")
 R = TypeVar("R")
 
-_UNSET: Any = object()  # an argument not passed (None means "no timeout")
+__all__ = ["TaskDecorator", "TaskFunction", "TaskHandle", "TaskOptions", "handle_for"]
 
 
 @dataclass(frozen=True)
@@ -147,95 +142,6 @@ def resolve_run_at(
     return run_at
 
 
-class TaskHandle:
-    """A reference to one enqueued task: its id, status and (once it ends) its result."""
-
-    def __init__(self, app: Producer, task_id: int) -> None:
-        self.app = app
-        self.id = task_id
-
-    def __repr__(self) -> str:
-        return f"<TaskHandle id={self.id}>"
-
-    def __int__(self) -> int:
-        return self.id
-
-    @overload
-    def get(self) -> Task: ...
-    @overload
-    def get(self, timeout: float | None, propagate: bool = True) -> Any: ...
-    @overload
-    def get(self, *, propagate: bool) -> Any: ...
-
-    def get(self, timeout: Any = _UNSET, propagate: Any = _UNSET) -> Any:
-        """Celery's `AsyncResult.get(timeout=..., propagate=...)`: waits for the task and
-        returns its value (see `result()`); with propagate=False a failure is returned, not
-        raised.
-
-        Deprecated: a bare `get()` still returns the `Task` snapshot, with a
-        DeprecationWarning; call `snapshot()` for that. It will wait for the result, as
-        Celery's does, in a later release.
-        """
-        if timeout is _UNSET and propagate is _UNSET:
-            warnings.warn(
-                "TaskHandle.get() without arguments returns the Task snapshot; call "
-                "handle.snapshot() for it, or handle.get(timeout=...) for the result as "
-                "Celery's AsyncResult.get() gives it (a bare get() will wait for the result "
-                "in a later release)",
-                DeprecationWarning,
-                stacklevel=2,
-            )
-            return self.snapshot()
-        wait = None if timeout is _UNSET else timeout
-        try:
-            return self.result(wait)
-        except (TaskFailedError, TaskCancelledError) as exc:
-            if propagate is _UNSET or propagate:
-                raise
-            return exc
-
-    def snapshot(self) -> Task:
-        """The task's row as it is now: status, attempts, error, result (decoded)."""
-        task = self.app.get_task(self.id)
-        if task is None:
-            raise TaskNotFoundError(f"task {self.id} does not exist (was it cleared?)")
-        return task
-
-    def status(self) -> TaskStatus:
-        return self.snapshot().status
-
-    def cancel(self) -> bool:
-        return self.app.cancel(self.id)
-
-    def result(self, timeout: float | None = None) -> Any:
-        """Waits until the task ends; returns its value, or raises TaskFailedError."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        return self._value_of(self.app.wait_for_end(self.id, deadline), timeout)
-
-    async def aresult(self, timeout: float | None = None) -> Any:
-        """`result()` for `async def` code: awaits the end (woken through the process's
-        shared LISTEN connection), so the event loop serves other requests meanwhile. Same
-        value, same exceptions."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        return self._value_of(await self.app.await_end(self.id, deadline), timeout)
-
-    def _value_of(self, task: Task | None, timeout: float | None) -> Any:
-        if task is None:
-            raise ResultTimeoutError(f"task {self.id} did not finish within {timeout}s")
-        if task.status is TaskStatus.COMPLETED:
-            # Already decoded when read; decoding again raises the error of an envelope that
-            # did not decode (a no-op for any other value).
-            return self.app.codec.decode_value(task.result)
-        if task.status is TaskStatus.CANCELLED:
-            raise TaskCancelledError(f"task {self.id} ({task.name}) was cancelled")
-        raise TaskFailedError(
-            f"task {self.id} ({task.name}) failed ({task.outcome}): "
-            f"{(task.error or '').strip().splitlines()[-1] if task.error else 'no error text'}",
-            task_id=self.id,
-            remote_traceback=task.error,
-        )
-
-
 class TaskFunction(Generic[P, R]):
     """A registered task: call it to run inline, `.delay()` / `.apply_async()` to enqueue."""
 
@@ -269,15 +175,43 @@ class TaskFunction(Generic[P, R]):
         return Signature(self, args, kwargs, immutable=True)
 
     async def adelay(self, *args: P.args, **kwargs: P.kwargs) -> TaskHandle:
-        """`delay()` for `async def` code: the insert runs in a worker thread, off the loop."""
+        """`delay()` for `async def` code: the insert runs in a worker thread, off the loop
+        (to enqueue in your own async transaction, see `aapply_async(connection=...)`)."""
         return await asyncio.to_thread(self.apply_async, args, kwargs)
 
     async def aapply_async(
-        self, args: Iterable[Any] = (), kwargs: Mapping[str, Any] | None = None, **options: Any
+        self,
+        args: Iterable[Any] = (),
+        kwargs: Mapping[str, Any] | None = None,
+        *,
+        connection: Any = None,
+        **options: Any,
     ) -> TaskHandle:
-        """`apply_async()` for `async def` code (same options), off the event loop."""
-        call = functools.partial(self.apply_async, args, kwargs, **options)
-        return await asyncio.to_thread(call)
+        """`apply_async()` for `async def` code, with the same options.
+
+        With `connection=` an open async connection (a psycopg `AsyncConnection`, an
+        `asyncpg.Connection`, or a SQLAlchemy `AsyncConnection`/`AsyncSession` on either
+        driver) the row is written in that connection's transaction, awaited on the event
+        loop: it appears when you commit, and the workers are woken then. Without it the
+        insert runs on the app's pool in a worker thread, off the loop."""
+        if connection is None:
+            call = functools.partial(self.apply_async, args, kwargs, **options)
+            return await asyncio.to_thread(call)
+        unknown = sorted(set(options) - _APPLY_OPTIONS)
+        if unknown:
+            raise TypeError(f"aapply_async() got unexpected option(s): {', '.join(unknown)}")
+        client_id = options.pop("client_id", None)
+        args, kwargs, merged, run_at = self._call(args, kwargs, **options)
+        task_id = await self.app.ainsert_task(
+            self.name,
+            args,
+            kwargs,
+            merged,
+            run_at=run_at,
+            client_id=client_id,
+            connection=connection,
+        )
+        return handle_for(self.app, task_id)
 
     def apply_async(
         self,
@@ -301,7 +235,12 @@ class TaskFunction(Generic[P, R]):
         concurrency_key: str | None = None,
         max_concurrency_per_key: int | None = None,
     ) -> TaskHandle:
-        options = self.options.merged(
+        args, kwargs, options, when = self._call(
+            args,
+            kwargs,
+            run_at=run_at,
+            countdown=countdown,
+            eta=eta,
             priority=priority,
             queue=queue,
             max_runtime=max_runtime,
@@ -314,19 +253,34 @@ class TaskFunction(Generic[P, R]):
             concurrency_key=concurrency_key,
             max_concurrency_per_key=max_concurrency_per_key,
         )
-        args, kwargs = list(args), dict(kwargs or {})
-        if options.check_arguments:
-            check_arguments(self.fn, self.name, args, kwargs)
         task_id = self.app.insert_task(
             self.name,
             args,
             kwargs,
             options,
-            run_at=resolve_run_at(run_at, countdown, eta),
+            run_at=when,
             client_id=client_id,
             connection=connection,
         )
         return handle_for(self.app, task_id)
+
+    def _call(
+        self,
+        args: Iterable[Any],
+        kwargs: Mapping[str, Any] | None,
+        *,
+        run_at: datetime | None = None,
+        countdown: float | None = None,
+        eta: datetime | None = None,
+        **changes: Any,
+    ) -> tuple[list[Any], dict[str, Any], TaskOptions, datetime | None]:
+        """One call's arguments (bound to the signature), options and start time, as
+        apply_async and aapply_async write them."""
+        options = self.options.merged(**changes)
+        args, kwargs = list(args), dict(kwargs or {})
+        if options.check_arguments:
+            check_arguments(self.fn, self.name, args, kwargs)
+        return args, kwargs, options, resolve_run_at(run_at, countdown, eta)
 
     def upsert(
         self, *args: Any, client_id: str, connection: Any = None, **kwargs: Any
@@ -369,12 +323,55 @@ class TaskFunction(Generic[P, R]):
             connection=connection,
         )
 
+    async def aupsert(
+        self, *args: Any, client_id: str, connection: Any = None, **kwargs: Any
+    ) -> TaskHandle:
+        """`upsert()` for `async def` code: in the transaction of an async `connection=`
+        (as for `aapply_async`), else on the app's pool in a worker thread."""
+        from pq.producer.upsert import aupsert_one
 
-def handle_for(app: Producer, task_id: int) -> TaskHandle:
-    """The handle `.delay()` returns: a database one, or pq.testing's in eager mode."""
-    if app.interceptor is not None:
-        return app.interceptor.handle(task_id)
-    return TaskHandle(app, task_id)
+        if self.options.check_arguments:
+            check_arguments(self.fn, self.name, args, kwargs)
+        task_id = await aupsert_one(
+            self.app,
+            self.name,
+            list(args),
+            kwargs,
+            self.options,
+            client_id=client_id,
+            run_at=None,
+            connection=connection,
+        )
+        return handle_for(self.app, task_id)
+
+    async def amap(
+        self,
+        items: Iterable[Any],
+        *,
+        run_at: datetime | None = None,
+        countdown: float | None = None,
+        priority: Priority | int | str | None = None,
+        queue: str | None = None,
+        connection: Any = None,
+    ) -> list[int]:
+        """`map()` for `async def` code (see `PQ.aenqueue_many`)."""
+        return await self.app.aenqueue_many(
+            self,
+            items,
+            run_at=run_at,
+            countdown=countdown,
+            priority=priority,
+            queue=queue,
+            connection=connection,
+        )
+
+
+_APPLY_OPTIONS = frozenset(inspect.signature(TaskFunction.apply_async).parameters) - {
+    "self",
+    "args",
+    "kwargs",
+    "connection",
+}
 
 
 class TaskDecorator(Protocol):

@@ -13,7 +13,6 @@ import os
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
-from datetime import datetime
 from typing import Any, Protocol
 
 import psycopg
@@ -21,10 +20,10 @@ from psycopg.rows import dict_row, tuple_row
 from psycopg.types.json import JsonbLoader, JsonLoader
 from psycopg_pool import ConnectionPool
 
-from pq.errors import DatabaseUnavailableError
+from pq.errors import ConfigurationError, DatabaseUnavailableError
 from pq.store import pooler
 from pq.store.redact import describe_url, redact_url_error
-from pq.store.rows import copy_field
+from pq.store.rows import copy_rows_text
 
 log = logging.getLogger("pq.db")
 
@@ -249,24 +248,23 @@ class Psycopg2Executor:
             return int(cur.fetchone()[0])
 
     def copy_rows(self, statement: str, rows: Iterable[Sequence[Any]]) -> None:
-        buffer = io.StringIO()
-        for row in rows:
-            buffer.write("\t".join(_copy_text(v) for v in row))
-            buffer.write("\n")
-        buffer.seek(0)
-        with self.conn.cursor() as cur:
-            cur.copy_expert(statement, buffer)
+        self.copy_text(statement, copy_rows_text(rows))
 
     def copy_text(self, statement: str, chunks: Iterable[str]) -> None:
         with self.conn.cursor() as cur:
             cur.copy_expert(statement, io.StringIO("".join(chunks)))
 
 
-def _copy_text(value: Any) -> str:
-    """One field of COPY's text format (psycopg 3 does this itself in write_row)."""
-    if value is None:
-        return "\\N"
-    return copy_field(value.isoformat() if isinstance(value, datetime) else str(value))
+ASYNC_CALLS = "await task.aapply_async(...) or await app.aenqueue()/aupsert()/aenqueue_many()"
+SYNC_CALLS = "task.apply_async(...) or app.enqueue()/upsert()/enqueue_many()"
+
+
+def is_async_connection(connection: Any) -> bool:
+    """Whether `connection` is one the async enqueue calls take (pq.store.db_async)."""
+    module = type(connection).__module__
+    return isinstance(connection, psycopg.AsyncConnection) or module.startswith(
+        ("asyncpg", "sqlalchemy.ext.asyncio")
+    )
 
 
 def executor_for(connection: Any) -> Executor:
@@ -274,8 +272,15 @@ def executor_for(connection: Any) -> Executor:
 
     Accepts a psycopg 3 or psycopg2 connection, a SQLAlchemy Connection or Session, or a
     Django connection; the last two are unwrapped to the driver connection under them, so
-    our statements run in the very transaction the caller commits or rolls back.
+    our statements run in the very transaction the caller commits or rolls back. An async
+    connection is refused with the calls that take it.
     """
+    if is_async_connection(connection):
+        raise ConfigurationError(
+            f"connection= got {type(connection).__module__}.{type(connection).__name__}, an "
+            f"async connection, in a sync call; enqueue on it with {ASYNC_CALLS}, or "
+            "await workflow.aapply_async(connection=...) for a chain, group or chord"
+        )
     raw = _driver_connection(connection)
     from_django = type(connection).__module__.startswith("django")
     if isinstance(raw, psycopg.Connection):
@@ -284,8 +289,6 @@ def executor_for(connection: Any) -> Executor:
         return PsycopgExecutor(raw, decode_json=from_django, prepare=False)
     if type(raw).__module__.startswith("psycopg2"):
         return Psycopg2Executor(raw, decode_json=from_django)
-    from pq.errors import ConfigurationError
-
     raise ConfigurationError(
         f"connection= got a {type(connection).__module__}.{type(connection).__name__}; "
         "pass an open psycopg 3 or psycopg2 connection, a SQLAlchemy Connection or Session, "

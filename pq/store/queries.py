@@ -17,6 +17,7 @@ from typing import Any
 from psycopg.rows import dict_row
 
 from pq.store.db import Executor, PsycopgExecutor, Row
+from pq.store.queries_async import AsyncQueries
 from pq.store.queries_flow import FlowQueries
 from pq.store.queries_migrate import MigrationQueries
 from pq.store.queries_worker import WorkerQueries
@@ -40,9 +41,10 @@ def migration_files() -> list[str]:
     return sorted(p.name for p in folder.iterdir() if p.name.endswith(".sql"))
 
 
-class Queries(FlowQueries, WorkerQueries, MigrationQueries):
+class Queries(FlowQueries, WorkerQueries, MigrationQueries, AsyncQueries):
     """The statements of one schema (workflow and flow-control ones in queries_flow.py,
-    the migration runner's in queries_migrate.py)."""
+    the migration runner's in queries_migrate.py, the enqueues on a caller's async
+    connection in queries_async.py)."""
 
     def __init__(self, schema: str) -> None:
         self.schema = schema
@@ -70,7 +72,11 @@ class Queries(FlowQueries, WorkerQueries, MigrationQueries):
 
     def task_reserve_ids(self, ex: Executor, n: int) -> tuple[list[int], datetime]:
         """n new task ids in ascending order, and the database's clock (the default run_at)."""
-        row = ex.fetch(self.sql("task_reserve_ids"), {"n": n})[0]
+        return self.reserved(ex.fetch(self.sql("task_reserve_ids"), {"n": n})[0])
+
+    @staticmethod
+    def reserved(row: Row) -> tuple[list[int], datetime]:
+        """The ids and clock of a task_reserve_ids row, the ids in ascending order."""
         ids: list[int] = row["ids"]
         ids.sort()  # nextval hands them out ascending; sorting an ordered list is one pass
         return ids, row["now"]
@@ -193,6 +199,9 @@ class Queries(FlowQueries, WorkerQueries, MigrationQueries):
     def listen(self, ex: Executor, channel: str) -> None:
         ex.fetch(self.sql("channel_listen").replace("{channel}", f'"{channel}"'), {})
 
+    def unlisten(self, ex: Executor, channel: str) -> None:
+        ex.fetch(self.sql("channel_unlisten").replace("{channel}", f'"{channel}"'), {})
+
     # -- workers -----------------------------------------------------------------------------
     def worker_register(
         self,
@@ -220,8 +229,13 @@ class Queries(FlowQueries, WorkerQueries, MigrationQueries):
         )
         return int(rows[0]["id"])
 
-    def worker_heartbeat(self, ex: Executor, worker_id: int) -> bool:
-        return bool(ex.fetch(self.sql("worker_heartbeat"), {"id": worker_id}))
+    def worker_heartbeat(
+        self, ex: Executor, worker_id: int, *, cancels: bool = False
+    ) -> tuple[bool, list[str], set[int]]:
+        """(alive, the paused queues, our running tasks asked to cancel if `cancels`)."""
+        row = ex.fetch(self.sql("worker_heartbeat"), {"id": worker_id, "cancels": cancels})[0]
+        cancel_requested = {int(i) for i in row["cancel_requested"]}
+        return bool(row["alive"]), [str(q) for q in row["paused"]], cancel_requested
 
     def worker_deregister(self, ex: Executor, worker_id: int) -> None:
         ex.fetch(self.sql("worker_deregister"), {"id": worker_id})

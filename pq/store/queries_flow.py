@@ -70,10 +70,24 @@ class FlowQueries:
         the rows its workflow links inserted (kind 'new')."""
         return {int(r["id"]): str(r["status"]) for r in rows}
 
-    def flow_reserve(self, ex: Executor, n: int) -> tuple[int, list[int], datetime]:
-        """A new workflow id, n new task ids in order, and the database's clock."""
-        row = ex.fetch(self.sql("flow_reserve"), {"n": n})[0]
-        return int(row["workflow_id"]), [int(i) for i in row["ids"] or []], row["now"]
+    def flow_reserve(
+        self, ex: Executor, n: int, barriers: int = 0
+    ) -> tuple[int, list[int], list[int], datetime]:
+        """A new workflow id, n new task ids in order, `barriers` more ids for the pq_chords
+        rows of a nested canvas (from the workflow id sequence), and the database's clock."""
+        return self.flow_reserved(
+            ex.fetch(self.sql("flow_reserve"), {"n": n, "barriers": barriers})[0]
+        )
+
+    @staticmethod
+    def flow_reserved(row: Row) -> tuple[int, list[int], list[int], datetime]:
+        """(workflow id, task ids, barrier ids, clock) of a flow_reserve row."""
+        return (
+            int(row["workflow_id"]),
+            [int(i) for i in row["ids"] or []],
+            [int(i) for i in row["barrier_ids"] or []],
+            row["now"],
+        )
 
     def flow_copy(self, ex: Executor, rows: Iterable[Sequence[Any]]) -> None:
         """Streams the first rows of a workflow into pq_tasks (columns as in flow_copy.sql)."""
@@ -82,13 +96,24 @@ class FlowQueries:
     def flow_notify(self, ex: Executor, payloads: list[str]) -> None:
         ex.fetch(self.sql("flow_notify"), {"payloads": payloads, "channel": self.channel})
 
-    def flow_chord_create(
-        self, ex: Executor, workflow_id: int, total: int, callback: dict[str, Any]
-    ) -> None:
+    def flow_chord_create(self, ex: Executor, barrier_id: int, total: int, callback: str) -> None:
+        """Creates a chord's barrier; `callback` is the JSON text of what its firing writes."""
         ex.fetch(
             self.sql("flow_chord_create"),
-            {"id": workflow_id, "total": total, "callback": json.dumps(callback)},
+            {"id": barrier_id, "total": total, "callback": callback},
         )
+
+    def flow_chord_prune(self, ex: Executor, keep: float, limit: int) -> int:
+        """Deletes up to `limit` fired barriers created more than `keep` seconds ago."""
+        rows = ex.fetch(self.sql("flow_chord_prune"), {"keep": keep, "limit": limit})
+        return int(rows[0]["n"])
+
+    def flow_cancel(self, ex: Executor, workflow_id: int) -> tuple[int, list[int]]:
+        """One pass of cancelling a workflow (flow_cancel.sql): (how many rows were still to
+        stop in its snapshot, the ids of those it stopped)."""
+        params = {"workflow_id": workflow_id, "channel": self.channel}
+        rows = ex.fetch(self.sql("flow_cancel"), params)
+        return int(rows[0]["seen"]), [int(r["id"]) for r in rows if r["id"] is not None]
 
     def flow_workflow_tasks(self, ex: Executor, workflow_id: int) -> list[Row]:
         return ex.fetch(self.sql("flow_workflow_tasks"), {"workflow_id": workflow_id})

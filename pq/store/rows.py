@@ -78,3 +78,23 @@ def task_copy_text(
             chunk.clear()
     if chunk:
         yield "".join(chunk)
+
+
+def copy_value(value: Any) -> str:
+    """One field of COPY's text format from a Python value (psycopg 3's write_row does this
+    itself; the psycopg2 and async executors stream text)."""
+    if value is None:
+        return "\\N"
+    return copy_field(value.isoformat() if isinstance(value, datetime) else str(value))
+
+
+def copy_rows_text(rows: Iterable[Sequence[Any]]) -> Iterator[str]:
+    """Rows of values in COPY's text format, COPY_CHUNK rows per string."""
+    chunk: list[str] = []
+    for row in rows:
+        chunk.append("\t".join(copy_value(v) for v in row) + "\n")
+        if len(chunk) == COPY_CHUNK:
+            yield "".join(chunk)
+            chunk.clear()
+    if chunk:
+        yield "".join(chunk)

@@ -1,8 +1,9 @@
 """No thundering herd: how an idle worker answers a "new task" notice.
 
-Every notice reaches every listening worker. Answered at once by all of them, one claim gets
-the row and the others commit empty claims: 8 idle workers made 8 commits per task where one
-made 2. So a worker whose claim after a notice came back empty (another worker was faster)
+Every notice reaches every listening worker: one per queue set and machine since the listener
+slot (pq/worker/slot.py), but still one per machine. Answered at once by all of them, one
+claim gets the row and the others commit empty claims: 8 idle workers made 8 commits per task
+where one made 2. So a worker whose claim after a notice came back empty (another worker was faster)
 answers the next notices only after a short, randomised and growing pause (20 ms doubling to
 0.5 s), then claims once for all the notices it deferred. The first claim that finds rows, or
 a quiet spell, ends the pause. A lone task after a quiet spell is still claimed at once, and

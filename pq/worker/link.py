@@ -222,6 +222,19 @@ class DatabaseLink:
             self.down_since = None
         return came_back
 
+    def on_listener(self, what: str, fn: Callable[[PsycopgExecutor], None]) -> bool:
+        """Runs `fn` on the listener connection (LISTEN, UNLISTEN); False if it is down or
+        was lost doing it."""
+        if self.listener is None:
+            return False
+        try:
+            fn(PsycopgExecutor(self.listener.conn))
+        except CONNECTION_ERRORS as exc:
+            log.debug("%s failed", what)
+            self.lost_listener(exc)
+            return False
+        return True
+
     def drain_notifications(self) -> list[str]:
         if self.listener is None:
             return []

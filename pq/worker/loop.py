@@ -11,7 +11,6 @@ This module is the loop; its duties live in the mixins below `Worker` (see pq/wo
 from __future__ import annotations
 
 import logging
-import re
 import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -28,7 +27,6 @@ from pq.store.migrate import check_schema_current
 from pq.store.staging import has_raw
 from pq.worker.attempt import Child
 from pq.worker.fleet import start_line
-from pq.worker.flow import FlowControl
 from pq.worker.link import (
     DATA_ERRORS,
     LOCK_TIMEOUT_MS,
@@ -36,6 +34,7 @@ from pq.worker.link import (
     DatabaseLink,
     statement_timeout,
 )
+from pq.worker.listening import Listening, SlotTag
 from pq.worker.outcome import KillReason
 from pq.worker.stall import Guard, GuardedConnection, guarding
 from pq.worker.state import Hooks
@@ -47,7 +46,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("pq.worker")
 
 _METRICS = "metrics"  # the selector's tag of the metrics socket
-_TASK_ID = re.compile(r"[0-9]{1,19}")  # a bigint, as 'c:<id>' carries it
 
 __all__ = ["Hooks", "Worker", "build_worker_settings", "run"]  # callers import these from here
 
@@ -64,7 +62,7 @@ def run(
     return Worker(runtime, settings, hooks, max_tasks=max_tasks, upgrade_hint=upgrade_hint).run()
 
 
-class Worker(FlowControl):
+class Worker(Listening):
     # -- lifecycle ---------------------------------------------------------------------------
     def run(self) -> int:
         self._attach()
@@ -86,7 +84,7 @@ class Worker(FlowControl):
         self.signals = SignalPipe(self._on_stop_signal)
         # Every wait of the worker's connections supervises and gives up (pq/worker/stall.py).
         self.guard = Guard(self._supervise_waiting, self._call_patience)
-        listen = None if self.settings.poll_only else self._listen
+        listen = None if self.settings.poll_only else self._listener_connected
         self.link = DatabaseLink(
             self._connect, listen, self.waiter, connect_listener=self._connect_listener
         )
@@ -147,15 +145,13 @@ class Worker(FlowControl):
         """LISTEN unless the work URL goes through a pooler and no direct URL is given."""
         return bool(self._listen_url() or not pooler.is_pooled(self.runtime.database_url()))
 
-    def _listen(self, ex: PsycopgExecutor) -> None:
-        self.queries.listen(ex, self.queries.channel)
-
     def _close(self) -> None:
         if self.children:  # only on an unexpected error: do not leave orphans running
             for child in self.children.values():
                 self._kill(child, KillReason.SHUTDOWN)
             while self.children:
                 self._reap(block=True)
+        self._close_slot()  # another idle worker listens from now on
         self._release_held()
         self._retire_all_spares()
         self._reap_retired()
@@ -205,6 +201,7 @@ class Worker(FlowControl):
             self._start_held()
             if self._lease_left() > 0:  # (out of lease: do not start anything new)
                 self._flow_claim_if_due()  # rate- and key-limited tasks (pq/worker/flow.py)
+            self._tend_listener()  # LISTEN or not (pq/worker/listening.py)
             if self._may_claim():
                 self._claim_and_fork()  # also records the attempts that ended: one commit
                 continue  # re-check before sleeping: an empty claim may have ended a burst
@@ -298,8 +295,7 @@ class Worker(FlowControl):
             wake_at.append(self.stop_deadline)
         if self.children and (lease_left := self._lease_left()) > 0:
             wake_at.append(now + lease_left)
-        if (deferred := self.damper.wake_at()) is not None:
-            wake_at.append(deferred)
+        wake_at += self._notice_wake_at()
         if not self.link.complete:
             wake_at.append(self.link.next_attempt)
         for tag in self.waiter.wait(min(wake_at) - now):
@@ -311,25 +307,5 @@ class Worker(FlowControl):
                 self._read_report(tag)
             elif tag == _METRICS:
                 self.metrics.serve()
-
-    def _on_notifications(self) -> None:
-        # Any role that can connect may NOTIFY this channel: a payload is only a hint to look
-        # at the database (which says what is true), and one pq never sends is ignored.
-        cancel_hints: set[int] = set()
-        for payload in self.link.drain_notifications():
-            kind, _, value = payload.partition(":")
-            if kind == "t":  # deferred after a lost race (see pq/worker/herd.py)
-                if value in self.settings.queues and self.damper.on_notice(time.monotonic()):
-                    self.maybe_work = True
-            elif kind == "w":  # waiting work (pq/worker/flow.py)
-                self.flow_due = self.flow_due or value in self.settings.queues
-            elif kind == "c" and _TASK_ID.fullmatch(value):
-                cancel_hints.add(int(value))
-            elif kind == "p" and not value:  # a schedule was created or resumed: look now
-                self.scheduler.next_check = 0.0
-            elif kind == "q":
-                self.gate.stale = self.gate.stale or value in self.settings.queues
-            else:
-                log.debug("ignoring a notification pq does not send: %r", payload[:80])
-        if cancel_hints & ({c.row["id"] for c in self.children.values()} | set(self._held_ids())):
-            self.link.call("reading cancel requests", self._cancel_requested)
+            elif isinstance(tag, SlotTag):
+                self._on_slot_event(tag)

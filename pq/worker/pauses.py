@@ -1,6 +1,6 @@
 """Which of a worker's queues it may claim from now: an operator can pause a queue for the
 whole fleet (`pq queue pause`, app.pause_queue). The worker reads the paused list when it
-starts, on every heartbeat and when a 'q:<queue>' notice says it changed, and leaves paused
+starts, with every heartbeat and when a 'q:<queue>' notice says it changed, and leaves paused
 queues out of its claim, so the claim statement does no extra work for this feature."""
 
 from __future__ import annotations
@@ -23,7 +23,10 @@ class QueueGate:
         self.stale = True  # read the paused list before the first claim
 
     def refresh(self, queries: Queries, ex: Executor) -> None:
-        paused_now = {str(r["queue"]) for r in queries.queue_paused_list(ex)}
+        self.apply({str(r["queue"]) for r in queries.queue_paused_list(ex)})
+
+    def apply(self, paused_now: set[str]) -> None:
+        """Takes the fleet's paused queues (read by refresh, or with the heartbeat)."""
         paused = [q for q in self.configured if q in paused_now]
         self.stale = False
         if paused == self.paused:

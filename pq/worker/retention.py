@@ -46,6 +46,16 @@ class Retention:
                 deleted += n
                 if n < BATCH:
                     break
+        if self.keep["completed"] is not None:
+            self._prune_barriers(queries, ex, self.keep["completed"])
         if deleted:
             log.info("retention: deleted %d finished task(s) past their keep time", deleted)
         return deleted
+
+    @staticmethod
+    def _prune_barriers(queries: Queries, ex: PsycopgExecutor, keep: float) -> None:
+        # a chord's counter row, once fired, is read by nothing: it goes with its completed
+        # members' keep time (nested canvases create one per group that something follows)
+        for _ in range(MAX_BATCHES):
+            if queries.flow_chord_prune(ex, keep, BATCH) < BATCH:
+                break

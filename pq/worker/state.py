@@ -5,7 +5,8 @@ so each sees the methods of the ones below it: `WorkerState` (this module) <- `R
 (writing ended attempts) <- `Supervision` (forking and reaping children) <- `ClaimAhead`
 (rows claimed beyond the free slots) <- `Standby` (spare children) <-
 `Reuse` (tasks_per_child) <- `Upkeep`
-(heartbeat, pauses, rescue, ticks, reconnects) <- `Worker` (the loop, in loop.py).
+(heartbeat, pauses, rescue, ticks, reconnects) <- `FlowControl` <- `Listening` (the
+listener slot) <- `Worker` (the loop, in loop.py).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pq.telemetry.metrics import worker_metrics
 from pq.worker.herd import NoticeDamper
 from pq.worker.pauses import QueueGate
 from pq.worker.retention import Retention
+from pq.worker.slot import ListenerSlot
 from pq.worker.wakeup import Waiter
 
 if TYPE_CHECKING:
@@ -79,6 +81,7 @@ class WorkerState:
         self.announced_stop = False  # the "stopping" line is logged once
         self.maybe_work = True
         self.damper = NoticeDamper()  # answers "new task" notices without a herd
+        self.slot: ListenerSlot | None = None  # one listener per queue set (listening.py)
         self.retention = Retention(settings.retain_completed, settings.retain_failed)
         self.next_poll = 0.0
         self.next_heartbeat = 0.0

@@ -94,6 +94,8 @@ class Supervision(Recording):
         if self.fork_server is not None:  # nor is the fork server, nor its children
             ends.append(self.fork_server.fileno())
             ends += [fd for _, *fds in self.fork_server.ready for fd in fds]
+        if self.slot is not None:  # a copy of the listener slot would keep it held
+            ends += self.slot.fds()
         for fd in ends:
             with suppress(OSError):
                 os.close(fd)

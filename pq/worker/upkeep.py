@@ -34,7 +34,13 @@ class Upkeep(Reuse):
 
     def _heartbeat(self, ex: PsycopgExecutor) -> None:
         sent = time.monotonic()
-        if self.queries.worker_heartbeat(ex, self.worker_id):
+        # One statement, one commit: the heartbeat reads the polling fallbacks for a pause or
+        # a cancel notice we missed too (it used to take three transactions every 5 s).
+        busy = bool(self.children or self.held)
+        alive, paused, cancel_requested = self.queries.worker_heartbeat(
+            ex, self.worker_id, cancels=busy
+        )
+        if alive:
             self.lease_from = sent
         else:
             # Declared lost (e.g. cut off longer than the lease): our running attempts were
@@ -52,9 +58,10 @@ class Upkeep(Reuse):
                 self.worker_id,
             )
         self.metrics.heartbeat_ok()
-        self.gate.stale = True  # the polling fallback for a pause notice we missed
-        if self.children or self.held:  # the polling fallback for a cancel notice we missed
-            self._cancel_requested(ex)
+        self.gate.apply(set(paused))
+        self._pauses_read()
+        for task_id in cancel_requested if alive else ():
+            self._cancel_running(task_id)
 
     def _cancel_requested(self, ex: PsycopgExecutor) -> None:
         """Kills the children whose rows carry a cancel request (a held row ends cancelled).
@@ -66,8 +73,11 @@ class Upkeep(Reuse):
     def _refresh_pauses(self) -> None:
         if self.gate.stale and self.link.up:
             self.link.call("reading paused queues", lambda ex: self.gate.refresh(self.queries, ex))
-            self.queues = self.gate.open
-            self._release_held(self.gate.paused)  # claimed ahead before the pause: hand back
+            self._pauses_read()
+
+    def _pauses_read(self) -> None:
+        self.queues = self.gate.open
+        self._release_held(self.gate.paused)  # claimed ahead before the pause: hand back
 
     def _prune_if_due(self) -> None:
         """Retention (pq/worker/retention.py): old finished rows go, a batch at a time."""

@@ -1,5 +1,6 @@
-"""A chain survives a kill -9 of its worker mid-chain: every step runs to its end once, and
-no link is lost or doubled (real `pq worker` processes, killed for real)."""
+"""A chain (also one with a group inside) survives a kill -9 of its worker mid-chain: every
+step runs to its end once, and no link is lost or doubled (real `pq worker` processes, killed
+for real)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 
 from workerproc import WorkerProcess, kill_orphans
 
-from pq import PQ, chain, chord
+from pq import PQ, TaskStatus, chain, chord, group
 from taskmods import flowapp
 from waiting import wait_until
 
@@ -48,6 +49,46 @@ def test_a_chain_completes_each_step_once_when_its_worker_is_killed_mid_chain(
     assert [t.workflow_step for t in handle.tasks()] == [0, 1, 2]  # one row per link
     (b_row,) = [t for t in handle.tasks() if t.workflow_step == 1]
     assert [a.outcome.value for a in b_row.history] == ["lost", "success"]
+
+
+def test_a_group_inside_a_chain_gathers_once_when_its_worker_is_killed_mid_group(
+    app: PQ, db_url: str, tmp_path: Path
+) -> None:
+    effects, gate = tmp_path / "effects", tmp_path / "gate"
+    step = app.task(flowapp.step)
+    gated = app.task(flowapp.gated_step, retries=2, backoff=0)
+    joined = app.task(flowapp.joined)
+    handle = chain(
+        step.s(None, "a", str(effects)),
+        group(gated.s("b", str(effects), str(gate)), step.s("c", str(effects))),
+        joined.s(str(effects)),
+    ).delay()
+
+    def c_recorded() -> bool:
+        rows = {t.workflow_step: t.status for t in handle.tasks()}
+        return rows.get(2) is TaskStatus.COMPLETED
+
+    first = WorkerProcess(db_url, tmp_path / "first.log", "--concurrency", "2", app=APP)
+    try:
+        # b runs (held by its gate) and c's end is recorded: the kill lands mid-group
+        wait_until(lambda: "b-started" in _lines(effects) and c_recorded(), timeout=30)
+        orphans = first.children()
+        first.kill()  # SIGKILL: b's attempt is never recorded
+        kill_orphans(orphans)
+    finally:
+        first.kill()
+    gate.touch()
+    second = WorkerProcess(db_url, tmp_path / "second.log", app=APP)
+    try:
+        assert handle.result(timeout=60) == ["a", "b", "a", "c"]
+    finally:
+        second.stop()
+    done = sorted(line for line in _lines(effects) if not line.endswith("-started"))
+    assert done == ["a", "b", "c", "joined"]  # each step's work happened once
+    rows = handle.tasks()
+    assert [t.workflow_step for t in rows] == [0, 1, 2, 3]  # one row per link
+    assert rows[3].args[0] == [["a", "b"], ["a", "c"]]  # the callback got both, in order
+    assert [a.outcome.value for a in rows[1].history] == ["lost", "success"]
 
 
 def test_a_100_member_chord_on_4_workers_runs_its_callback_once_despite_a_killed_worker(

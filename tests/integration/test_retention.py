@@ -7,8 +7,8 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from pq import PQ
-from taskmods import funcs
+from pq import PQ, chain, chord, group
+from taskmods import flowapp, funcs
 
 
 def finished_row(db_url: str, status: str, days_ago: float) -> int:
@@ -42,6 +42,33 @@ def test_workers_delete_finished_tasks_past_their_keep_time(app: PQ, db_url: str
     just_run = app.enqueue(funcs.noop)
     app.run_worker(burst=True)
     assert existing(db_url, old + kept + [just_run]) == {*kept, just_run}
+
+
+def test_fired_and_cancelled_chord_counters_go_with_the_completed_keep_time_open_ones_stay(
+    app: PQ, db_url: str
+) -> None:
+    add, boom, total = (app.task(f) for f in (flowapp.add, flowapp.boom, flowapp.total))
+    fired = chord([add.s(1, 1), add.s(2, 2)], total.s()).delay()
+    stuck = chain(add.s(1, 1), group(boom.s(), add.s(1)), total.s()).delay()  # never fires
+    recent = chord([add.s(3, 3)], total.s()).delay()
+    cancelled = chord([add.s(4, 4), add.s(5, 5)], total.s()).delay()  # never fires either ...
+    assert cancelled.cancel() is True  # ... but nothing can ever add to it
+    app.run_worker(burst=True)
+    assert fired.result(timeout=10) == 6 and recent.result(timeout=10) == 6
+    with psycopg.connect(db_url) as conn:
+        (stuck_barrier,) = conn.execute(
+            "SELECT id FROM pq_chords WHERE NOT fired AND callback->>'workflow_id' = %s",
+            (str(stuck.id),),
+        ).fetchone() or (None,)
+        conn.execute(
+            "UPDATE pq_chords SET created_at = now() - interval '8 days' WHERE id <> %s",
+            (recent.id,),
+        )
+    app.enqueue(funcs.noop)
+    app.run_worker(burst=True)  # a retention turn at start-up
+    with psycopg.connect(db_url) as conn:
+        left = {r[0] for r in conn.execute("SELECT id FROM pq_chords").fetchall()}
+    assert left == {stuck_barrier, recent.id}
 
 
 def test_none_keeps_finished_tasks(app: PQ, db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:

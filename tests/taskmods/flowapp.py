@@ -34,6 +34,13 @@ def boom(x: int) -> int:
     raise ValueError(f"boom on {x}")
 
 
+def until_fixed(value: int, fixed: str) -> int:
+    """Fails until the file `fixed` exists (an operator's fix), then passes its value on."""
+    if not Path(fixed).exists():
+        raise ValueError(f"not fixed yet: {fixed}")
+    return value
+
+
 def constant(value: int) -> int:
     return value
 
@@ -51,6 +58,12 @@ def gated_step(previous: list[str], name: str, path: str, gate: str) -> list[str
         time.sleep(0.02)
     _mark(path, name)
     return [*previous, name]
+
+
+def joined(parts: list[list[str]], path: str) -> list[str]:
+    """A chord callback that leaves a trace and joins its members' lists."""
+    _mark(path, "joined")
+    return [name for part in parts for name in part]
 
 
 def member(i: int, path: str) -> int:
@@ -81,7 +94,7 @@ def noop() -> None:
 # functions on their own app, so the names match.
 app = PQ()
 RETRIED = {"retries": 2, "backoff": 0}
-for _fn in (add, mul, total, boom, constant, step, collect, nap, noop):
+for _fn in (add, mul, total, boom, until_fixed, constant, step, joined, collect, nap, noop):
     app.task(_fn)
 for _fn in (gated_step, member, slow_member):
     app.task(_fn, **RETRIED)  # type: ignore[arg-type]

@@ -13,17 +13,20 @@
 -- Cancel: a row whose cancel was requested while it ran ends 'cancelled' unless it completed
 --   (never 'failed', never retried), whatever the attempt's own outcome was.
 -- Workflows: a completed chain step inserts the next step from its flow template (the
---   result first in its arguments unless the template is immutable); a completed chord member
---   adds its result to its pq_chords row, and the completion that makes the set whole
---   enqueues the callback (fired is set under the row's lock: once, whatever the races).
---   Both happen in this statement, so a link is written if and only if its step's end is.
+--   result first in its arguments unless the template is immutable), or one row per member
+--   when the next step is a group spec; a completed chord member (a row with `chord` and no
+--   `next` left) adds its result to its pq_chords row under its `member` key, and the
+--   completion that makes the set whole enqueues the callback (fired is set under the row's
+--   lock: once, whatever the races). Both happen in this statement, so a link is written if
+--   and only if its step's end is. The flow format is described in pq/producer/plan.py; rows
+--   written before nesting (no `member`, `step`, `flow` in templates) read as they did.
 -- Flow control: a retry of a rate-limited or key-limited row goes back to 'waiting'; the
 --   end of a key-limited row sends 'w:<queue>' (the next task of its key may start).
 -- Returns one row per changed task (kind 'done') and per new workflow row (kind 'new').
 -- Waiters: the done NOTIFY goes out only when a session waits for task ends (see
 --   task_finish.sql and channel_done_wait.sql). Params: done_key.
--- Locks: the updated rows, by primary key; the chord rows of completed members; the first
---   free done slot's advisory lock, to commit.
+-- Locks: the updated rows, by primary key; the chord rows of completed members, in id order
+--   (barriers); the first free done slot's advisory lock, to commit.
 WITH finished AS (
     SELECT *
     FROM jsonb_to_recordset(%(rows)s::jsonb) AS r(
@@ -81,35 +84,57 @@ RETURNING t.id, t.status, t.queue, t.run_at, t.result, t.workflow_id, t.workflow
 ),
 members AS (
     SELECT (d.flow->>'chord')::bigint AS chord_id,
-           jsonb_object_agg(d.workflow_step::text, d.result) AS results
+           jsonb_object_agg(COALESCE(d.flow->>'member', d.workflow_step::text), d.result)
+               AS results
     FROM done AS d
     WHERE d.status = 'completed' AND d.flow ? 'chord'
+      AND jsonb_typeof(d.flow->'next') IS DISTINCT FROM 'array'  -- its chain has ended
     GROUP BY 1
+),
+barriers AS MATERIALIZED (
+    -- locked in id order before any is updated: two workers recording members of the same
+    -- barriers in crossing orders queue on the first instead of each holding one (deadlock)
+    SELECT c.id
+    FROM {schema}.pq_chords AS c
+    WHERE c.id IN (SELECT m.chord_id FROM members AS m) AND NOT c.fired
+    ORDER BY c.id
+    FOR UPDATE
 ),
 chords AS (
     UPDATE {schema}.pq_chords AS c
     SET results = c.results || m.results,
         fired = (SELECT count(*) FROM jsonb_object_keys(c.results || m.results)) >= c.total
-    FROM members AS m
-    WHERE c.id = m.chord_id AND NOT c.fired
+    FROM members AS m, barriers AS b
+    WHERE c.id = m.chord_id AND c.id = b.id AND NOT c.fired
     RETURNING c.id, c.total, c.callback, c.results, c.fired
 ),
-links AS (
-    SELECT d.flow->'next'->0 AS tpl, jsonb_build_array(d.result) AS head,
+links AS (  -- spec: a template or a group spec; flow: what a plain template's row inherits
+    SELECT d.flow->'next'->0 AS spec, jsonb_build_array(d.result) AS head,
            d.workflow_id, d.workflow_step + 1 AS step,
-           CASE WHEN jsonb_array_length(d.flow->'next') > 1
-                THEN jsonb_build_object('next', (d.flow->'next') - 0) END AS flow
+           NULLIF((d.flow - 'next')
+                  || CASE WHEN jsonb_array_length(d.flow->'next') > 1
+                          THEN jsonb_build_object('next', (d.flow->'next') - 0)
+                          ELSE '{}' END, '{}') AS flow
     FROM done AS d
     WHERE d.status = 'completed' AND jsonb_typeof(d.flow->'next') = 'array'
     UNION ALL
     SELECT c.callback,
            jsonb_build_array((SELECT jsonb_agg(r.value ORDER BY r.key::integer)
                               FROM jsonb_each(c.results) AS r)),
-           c.id, c.total,
+           COALESCE((c.callback->>'workflow_id')::bigint, c.id), c.total,
            CASE WHEN jsonb_typeof(c.callback->'next') = 'array'
                 THEN jsonb_build_object('next', c.callback->'next') END
     FROM chords AS c
     WHERE c.fired
+),
+specs AS (  -- a group spec fans out into its members; a template's own step and flow win
+    SELECT s.tpl, l.head, l.workflow_id,
+           COALESCE((s.tpl->>'step')::integer, l.step) AS step,
+           CASE WHEN s.tpl ? 'flow' THEN NULLIF(s.tpl->'flow', 'null') ELSE l.flow END AS flow
+    FROM links AS l
+    CROSS JOIN LATERAL jsonb_array_elements(
+        CASE WHEN l.spec ? 'group' THEN l.spec->'group' ELSE jsonb_build_array(l.spec) END
+    ) AS s(tpl)
 ),
 inserted AS (
     INSERT INTO {schema}.pq_tasks
@@ -126,7 +151,7 @@ inserted AS (
            l.workflow_id, l.step, l.flow,
            l.tpl->>'rate_key', l.tpl->>'concurrency_key',
            (l.tpl->>'concurrency_limit')::integer
-    FROM links AS l
+    FROM specs AS l
     RETURNING id, status, queue, run_at
 )
 SELECT 'done' AS kind, d.id, d.status,
