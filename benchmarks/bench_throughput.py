@@ -11,7 +11,9 @@ same size: pq, psycopg and pydantic imported):
   task (parent, children) are printed too: they do not move with the machine's load, and
   much of the CPU beyond a bare fork is spent in them (each fork makes every page the
   parent writes afterwards fault, and copy while a child shares it). Each drain runs
-  three ways: a fresh child forked per task, spare children (--spares), and reuse
+  four ways: a fresh child forked per task, a fresh child per task forked by the fork
+  server (PQ_FORK_SERVER=1: the worker parent no longer forks; the server's own CPU and
+  page faults count with the children's), spare children (--spares), and reuse
   (tasks_per_child=100, no fork per task: its ratio may pass 1, and its figures are the ones
   to compare with Celery prefork, benchmarks/peers/bench_celery.py);
 - delay() is compared with a raw psycopg INSERT + commit loop (target: >= 0.8x).
@@ -133,6 +135,7 @@ def main() -> None:
         print_row(f"bare fork loop, concurrency {concurrency}", bare, n, None, None)
         for label, options in (
             ("", {}),
+            (", fork server", {"fork_server": True}),
             (f", --spares {concurrency}", {"spares": concurrency}),
             (f", reuse {REUSE}", {"tasks_per_child": REUSE}),
         ):

@@ -1,6 +1,6 @@
 """Workflows and flow control: a chain, a group, a chord, nested canvases, a workflow started
-from async code in the caller's transaction, a global rate limit and a per-key concurrency
-limit, run by one burst worker.
+from async code in the caller's transaction, a cancelled workflow, a global rate limit and a
+per-key concurrency limit, run by one burst worker.
 
     python examples/workflows.py
 
@@ -15,7 +15,7 @@ import time
 
 import psycopg
 
-from pq import PQ, WorkflowFailedError, chain, chord, group
+from pq import PQ, TaskStatus, WorkflowCancelledError, WorkflowFailedError, chain, chord, group
 from pq.canvas import ChainHandle
 
 app = PQ()
@@ -133,6 +133,19 @@ def from_async() -> None:
     print("async  -> started in the caller's transaction, result", handle.result())
 
 
+def cancelling() -> None:
+    # --8<-- [start:cancel]
+    order = chain(fetch.s(11), group(price.s(unit=10), price.s(unit=12)), total.s()).delay()
+    order.cancel()  # pending tasks never run, running ones are stopped, no later step starts
+    app.run_worker(burst=True)  # finds nothing of it to run
+    try:
+        order.result(timeout=30)
+    except WorkflowCancelledError as cancelled:  # also a WorkflowFailedError
+        print("cancel ->", type(cancelled).__name__, "-", str(cancelled).split(":")[0])
+    # --8<-- [end:cancel]
+    assert order.cancelled() and {t.status for t in order.tasks()} == {TaskStatus.CANCELLED}
+
+
 def limits() -> None:
     # --8<-- [start:limits]
     calls = [call_partner_api.delay(n) for n in range(10)]  # 'waiting' until the limit allows
@@ -157,6 +170,7 @@ def main() -> None:
     canvases()
     nesting()
     from_async()
+    cancelling()
     limits()
     app.close()
 

@@ -19,6 +19,7 @@ from pq.errors import (
     TaskFailedError,
     TaskNotFoundError,
     UnknownTaskError,
+    WorkflowCancelledError,
     WorkflowFailedError,
 )
 from pq.models import Attempt, OutcomeKind, Periodic, Priority, Task, TaskStatus
@@ -55,6 +56,7 @@ __all__ = [
     "TaskNotFoundError",
     "TaskStatus",
     "UnknownTaskError",
+    "WorkflowCancelledError",
     "WorkflowFailedError",
     "__version__",
     "chain",

@@ -327,6 +327,7 @@ class PQ(EnqueueMixin, AsyncEnqueueMixin, ReadingMixin, SchedulesMixin, OpsMixin
         tasks_per_child: int | None = None,
         metrics_port: int | None = None,
         child_init: Hook | None = None,
+        fork_server: bool | None = None,
     ) -> int:
         """Runs a worker in this process until it is signalled (or, with burst, runs dry).
 
@@ -334,7 +335,8 @@ class PQ(EnqueueMixin, AsyncEnqueueMixin, ReadingMixin, SchedulesMixin, OpsMixin
         pq.settings.WorkerSettings; `max_memory` takes bytes or a size such as "512MiB".
         `metrics_port` serves Prometheus metrics (the `metrics` extra; docs/operations.md);
         `child_init()` runs in each child right after the fork (set up tracing there).
-        Returns the number of tasks it processed.
+        `fork_server=True` forks the children from a fork server beside the loop (Linux;
+        PQ_FORK_SERVER; docs/worker.md). Returns the number of tasks it processed.
         """
         from pq.worker.loop import Hooks, build_worker_settings
 
@@ -355,6 +357,7 @@ class PQ(EnqueueMixin, AsyncEnqueueMixin, ReadingMixin, SchedulesMixin, OpsMixin
             spares=spares,
             tasks_per_child=tasks_per_child,
             metrics_port=metrics_port,
+            fork_server=fork_server,
         )
         return self.run_worker_with(settings, Hooks(pre_execute, post_execute, child_init))
 

@@ -14,6 +14,8 @@
     ├── DuplicateClientIdError      a client_id already in use (also a psycopg IntegrityError)
     ├── TaskFailedError             a waited-for task ended failed; carries the remote traceback
     │   └── WorkflowFailedError     a chain step, group member or chord member failed
+    │       └── WorkflowCancelledError  a waited-for workflow was cancelled (also a
+    │                                   TaskCancelledError)
     ├── TaskCancelledError          a waited-for task was cancelled
     └── ResultTimeoutError          a wait for a result ran out of time (also a TimeoutError)
 
@@ -96,6 +98,13 @@ class WorkflowFailedError(TaskFailedError):
 
 class TaskCancelledError(PQError):
     """Raised when a task being waited on was cancelled."""
+
+
+class WorkflowCancelledError(WorkflowFailedError, TaskCancelledError):
+    """Raised when a waited-for chain, group or chord was cancelled before it finished."""
+
+    # `failed` lists the tasks the cancel stopped (or, if every one it stopped completed
+    # anyway, the last task that ran)
 
 
 class ResultTimeoutError(PQError, TimeoutError):

@@ -186,6 +186,8 @@ class WorkerSettings:
     spare_max_idle: float = field(default_factory=lambda: _env_float("PQ_SPARE_MAX_IDLE", 30.0))
     # tasks one child may run in a row (tasks may set their own); 1: a fresh child per task
     tasks_per_child: int = field(default_factory=lambda: _env_int("PQ_TASKS_PER_CHILD", 1))
+    # fork the fresh children from a fork server beside the loop (pq/worker/forkserver.py)
+    fork_server: bool = field(default_factory=lambda: _env_tristate("PQ_FORK_SERVER") is True)
 
     @property
     def claim_ahead(self) -> int:

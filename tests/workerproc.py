@@ -61,12 +61,14 @@ class WorkerProcess:
         once, while other short-lived children (croniter's import runs `file` through
         platform.architecture()) stay in the worker's group and must not be taken for tasks.
         """
-        path = Path(f"/proc/{self.pid}/task/{self.pid}/children")
-        try:
-            pids = [int(p) for p in path.read_text().split()]
-        except (FileNotFoundError, ProcessLookupError):  # the worker has just exited
-            return []
-        return [pid for pid in pids if _process_group(pid) == pid]
+        pids = _children_of(self.pid)
+        leaders = [pid for pid in pids if _process_group(pid) == pid]
+        # With PQ_FORK_SERVER=1 the task children are the fork server's: it stays in the
+        # worker's group, and so do its children until they have a task.
+        for pid in pids:
+            if pid not in leaders:
+                leaders += [c for c in _children_of(pid) if _process_group(c) == c]
+        return leaders
 
     def signal(self, signum: int) -> None:
         os.kill(self.pid, signum)
@@ -84,6 +86,14 @@ class WorkerProcess:
             self.proc.kill()
             self.proc.wait()
         self._log_file.close()
+
+
+def _children_of(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    try:
+        return [int(p) for p in path.read_text().split()]
+    except (FileNotFoundError, ProcessLookupError):  # it has just exited
+        return []
 
 
 def _process_group(pid: int) -> int | None:

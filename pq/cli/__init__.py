@@ -171,6 +171,14 @@ def worker(
             "tiny tasks, but a task sees what earlier ones left in the process. Default 1.",
         ),
     ] = None,
+    fork_server: Annotated[
+        Optional[bool],  # noqa: UP045
+        typer.Option(
+            "--fork-server/--no-fork-server",
+            help="Fork the fresh children from a fork server beside the worker loop (Linux; "
+            "PQ_FORK_SERVER). Default off.",
+        ),
+    ] = None,
     pre_execute: Annotated[
         Optional[str],  # noqa: UP045
         typer.Option(
@@ -243,6 +251,7 @@ def worker(
             prefetch=prefetch,
             spares=spares,
             tasks_per_child=tasks_per_child,
+            fork_server=fork_server,
             metrics_port=metrics_port,
             metrics_host=metrics_host,
         )

@@ -59,10 +59,10 @@ def _open(app: str) -> PQ:
     return load_app(app)
 
 
-def _confirm(question: str, count: int, yes: bool) -> None:
+def _confirm(question: str, count: int, yes: bool, noun: str = "tasks") -> None:
     """Asks before touching more than one task (unless --yes); aborts on no."""
     if count > 1 and not yes:
-        typer.confirm(f"{question} ({count} tasks)?", abort=True, err=True)
+        typer.confirm(f"{question} ({count} {noun})?", abort=True, err=True)
 
 
 @contextmanager
@@ -209,19 +209,32 @@ def retry(
 
 def cancel(
     app: AppArg,
-    ids: Annotated[list[int], typer.Argument(metavar="ID", help="Tasks to cancel.")],
+    ids: Annotated[list[int], typer.Argument(metavar="ID", help="Tasks (or workflows) to cancel.")],
+    workflow: Annotated[
+        bool,
+        typer.Option(
+            "--workflow",
+            help="The IDs are workflow ids (a task's workflow_id): cancel every unfinished "
+            "task of each chain, group or chord, and let no later step start.",
+        ),
+    ] = False,
     yes: YesOption = False,
     as_json: JsonOption = False,
 ) -> None:
     """Cancel tasks: pending ones never run, running ones are stopped."""
+    noun = "workflow(s)" if workflow else "task(s)"
     with clear_errors():
         pq_app = _open(app)
-        _confirm("Cancel these tasks", len(ids), yes)
-        done = pq_app.cancel_many(ids)
+        plural = "workflows" if workflow else "tasks"
+        _confirm(f"Cancel these {plural}", len(ids), yes, plural)
+        if workflow:
+            done = [i for i in ids if pq_app.cancel_workflow(i)]
+        else:
+            done = pq_app.cancel_many(ids)
     if as_json:
         print_json({"cancelled": done, "not_cancelled": [i for i in ids if i not in done]})
         return
-    typer.echo(f"cancelled {len(done)} task(s)" + (f": {_ids(done)}" if done else ""))
+    typer.echo(f"cancelled {len(done)} {noun}" + (f": {_ids(done)}" if done else ""))
     if skipped := [i for i in ids if i not in done]:
         typer.echo(f"not cancelled (already ended or unknown): {_ids(skipped)}")
 

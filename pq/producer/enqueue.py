@@ -5,6 +5,7 @@ interceptor (pq.testing) takes over."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from datetime import datetime
@@ -305,3 +306,23 @@ class EnqueueMixin:
         success included). False: it had already ended, or there is no such task."""
         with self.executor() as ex:
             return self.queries.task_cancel(ex, task_id) is not None
+
+    def cancel_workflow(self, workflow_id: int) -> bool:
+        """Cancels every task of a chain, group or chord (`Task.workflow_id`) that has not
+        finished, as cancel() does one task, and lets no later step start: a step that ends
+        during or after the cancel writes no link. True if a task was stopped; False if the
+        workflow had already ended (or there is no such workflow)."""
+        stopped, pause = False, 0.0
+        while True:
+            # One pass per transaction: its locks (SKIP LOCKED) never make a worker recording
+            # a step wait for the next pass, and each pass sees the links committed before it.
+            with self.executor() as ex:
+                seen, ids = self.queries.flow_cancel(ex, workflow_id)
+            stopped = stopped or bool(ids)
+            if seen == 0:  # nothing unstopped was running: no link can come any more
+                return stopped
+            if ids:
+                pause = 0.0
+            else:  # every row left is locked by a worker recording or claiming it: moments
+                pause = min(0.1, pause * 2 or 0.002)
+                time.sleep(pause)

@@ -12,6 +12,8 @@ statement that records it:
   whole writes the barrier's callback: a template (its `flow` complete) or a group spec, with
   the list of values first in its arguments.
 
+- `cancelled` (alone): the workflow was cancelled (flow_cancel.sql); the row links nothing.
+
 So a group followed by anything becomes a barrier whose callback is what follows (Celery
 upgrades it to a chord the same way), and every barrier a canvas may need is created when it
 starts, in the transaction that writes its first rows: no link ever creates one.

@@ -8,16 +8,19 @@ started (pq/producer/shape.py).
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from pq.errors import ResultTimeoutError, WorkflowFailedError
-from pq.models import Task
+from pq.errors import ResultTimeoutError, WorkflowCancelledError, WorkflowFailedError
+from pq.models import Task, TaskStatus
 from pq.producer.shape import BROKEN, Par, Seq, Shape, State, evaluate, value
 
 if TYPE_CHECKING:
     from pq.producer.facade import Producer
+
+LIVE = {TaskStatus.PENDING, TaskStatus.WAITING, TaskStatus.RUNNING}
 
 
 class WorkflowHandle:
@@ -36,31 +39,71 @@ class WorkflowHandle:
     def tasks(self) -> list[Task]:
         """Snapshots of the workflow's rows so far, in step order (later links do not exist
         until the step before them completes)."""
+        return self._read()[0]
+
+    def cancel(self) -> bool:
+        """Cancels the whole workflow, like Celery's revoke of a result or GroupResult:
+        every task of it not yet finished is cancelled (a pending one never runs, a running
+        one is stopped as `TaskHandle.cancel` stops it) and no later step starts, even from
+        a step that ends while the cancel is under way. True if a task was stopped; False
+        if the workflow had already ended. Then result() and get() raise
+        WorkflowCancelledError, unless the workflow finished anyway."""
+        return self.app.cancel_workflow(self.id)
+
+    async def acancel(self) -> bool:
+        """cancel() for `async def` code: runs in a worker thread, off the event loop."""
+        return await asyncio.to_thread(self.cancel)
+
+    def cancelled(self) -> bool:
+        """Whether the workflow was cancelled (cancel(), `pq cancel --workflow`)."""
+        return self._read()[1]
+
+    def _read(self) -> tuple[list[Task], bool]:
+        """The rows, and whether a cancel marked them (flow {"cancelled": true}, see
+        flow_cancel.sql)."""
         with self.app.executor() as ex:
             rows = self.app.queries.flow_workflow_tasks(ex, self.id)
-        return [Task.from_row(r) for r in rows]
+        marked = any(isinstance(r["flow"], dict) and r["flow"].get("cancelled") for r in rows)
+        return [Task.from_row(r) for r in rows], marked
 
     def _value(self, task: Task) -> Any:
         return self.app.codec.decode_value(task.result)
 
     def _settle(self, shape: Shape, timeout: float | None) -> tuple[State, dict[int, Task]]:
-        """Reads the rows until `shape` is done or failed; waits on a row of it that has not
-        ended (woken by the done channel, see PQ.wait_for_end)."""
+        """Reads the rows until `shape` is done or failed, or its workflow was cancelled and
+        nothing of it runs any more; waits on a row that has not ended (woken by the done
+        channel, see PQ.wait_for_end)."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
-            rows = {t.workflow_step: t for t in self.tasks() if t.workflow_step is not None}
+            tasks, cancelled = self._read()
+            rows = {t.workflow_step: t for t in tasks if t.workflow_step is not None}
             state = evaluate(shape, rows)
-            if not state.open:
+            live = [t.id for t in tasks if t.status in LIVE]
+            if not state.open or (cancelled and not live):
+                if cancelled and (state.open or state.failed):
+                    raise self._cancelled(tasks)
                 return state, rows
             if deadline is not None and time.monotonic() >= deadline:
                 raise ResultTimeoutError(f"{self.kind} {self.id} did not finish in {timeout}s")
-            if state.waiting is not None:
-                if self.app.wait_for_end(state.waiting, deadline) is None:
+            waiting = live[0] if cancelled else state.waiting  # a stopped task's end
+            if waiting is not None:
+                if self.app.wait_for_end(waiting, deadline) is None:
                     raise ResultTimeoutError(
                         f"{self.kind} {self.id} did not finish within {timeout}s"
                     )
             else:  # a link is written with its step's end, so this is a moment's race
                 time.sleep(0.05)
+
+    def _cancelled(self, tasks: list[Task]) -> WorkflowCancelledError:
+        stopped = [t for t in tasks if t.status is TaskStatus.CANCELLED]
+        named = ", ".join(f"task {t.id} ({t.name})" for t in stopped[:5])
+        more = f" and {len(stopped) - 5} more" if len(stopped) > 5 else ""
+        return WorkflowCancelledError(
+            f"{self.kind} {self.id} was cancelled before it finished"
+            + (f": {len(stopped)} task(s) cancelled: {named}{more}" if stopped else "")
+            + "; no later step was started",
+            failed=stopped or tasks[-1:],
+        )
 
     def _result(self, shape: Shape, timeout: float | None) -> tuple[State, Any]:
         state, rows = self._settle(shape, timeout)
@@ -79,6 +122,10 @@ class WorkflowHandle:
             if propagate:
                 raise
             return exc
+
+    async def aget(self, timeout: float | None = None, propagate: bool = True) -> Any:
+        """get() for `async def` code: the wait runs in a worker thread, off the event loop."""
+        return await asyncio.to_thread(self.get, timeout, propagate)
 
 
 class ChainHandle(WorkflowHandle):
@@ -165,6 +212,8 @@ class ChordHandle(GroupHandle):
         deadline = None if timeout is None else time.monotonic() + timeout
         try:
             self.results(timeout)
+        except WorkflowCancelledError:
+            raise
         except WorkflowFailedError as exc:
             raise WorkflowFailedError(
                 f"{exc}; the callback did not run", failed=exc.failed

@@ -108,6 +108,13 @@ class FlowQueries:
         rows = ex.fetch(self.sql("flow_chord_prune"), {"keep": keep, "limit": limit})
         return int(rows[0]["n"])
 
+    def flow_cancel(self, ex: Executor, workflow_id: int) -> tuple[int, list[int]]:
+        """One pass of cancelling a workflow (flow_cancel.sql): (how many rows were still to
+        stop in its snapshot, the ids of those it stopped)."""
+        params = {"workflow_id": workflow_id, "channel": self.channel}
+        rows = ex.fetch(self.sql("flow_cancel"), params)
+        return int(rows[0]["seen"]), [int(r["id"]) for r in rows if r["id"] is not None]
+
     def flow_workflow_tasks(self, ex: Executor, workflow_id: int) -> list[Row]:
         return ex.fetch(self.sql("flow_workflow_tasks"), {"workflow_id": workflow_id})
 

@@ -38,6 +38,7 @@ class Child:
     pipe_open: bool = True
     reuse: int = 1  # tasks_per_child of a reused child (its reports are framed), else 1
     handoff_fd: int = -1  # a reused child's handoff pipe, for its next row
+    via_server: bool = False  # forked by the fork server, not by us (pq/worker/forkserver.py)
 
     @property
     def deadline(self) -> float | None:

@@ -27,7 +27,7 @@ from pq.retry import Retry
 from pq.serialization import annotates_a_model, restore_arguments, storable_text
 from pq.store.db import close_fork_local
 from pq.store.redact import redact
-from pq.telemetry import tracing
+from pq.telemetry import logs, tracing
 from pq.worker.handoff import frame, receive
 from pq.worker.limits import Limits
 from pq.worker.output import tag_standard_streams
@@ -99,6 +99,9 @@ def _run_one(
     """One task in this child: its output tagged, child_init first if `init` (once per
     process), the task in its tracing span, secrets redacted from the report."""
     tag_standard_streams(int(row["id"]))
+    # On this task's JSON log lines: a child of the fork server was forked before the worker
+    # registered (pq/worker/forkserver.py), so it did not inherit the id.
+    logs.process_fields["worker_id"] = row["worker_id"]
     report = _child_init(hooks) if init else None  # e.g. tracing exporters, after the fork
     if report is not None:
         return _redacted(report, runtime)
@@ -123,6 +126,29 @@ def run_spare(
             _write_all(write_fd, encode_report(_run_one(runtime, row, hooks, limits, init=True)))
             tracing.flush()
     except BaseException:  # nothing may escape: the stack above us is the parent's loop
+        code = EXIT_REPORT_FAILED
+    close_fork_local()  # the task's own enqueue connection, if it opened one: a clean goodbye
+    _flush_standard_streams()
+    os._exit(code)
+
+
+def run_served(
+    runtime: Runtime, handoff_fd: int, write_fd: int, hooks: Hooks, *, parent: int
+) -> NoReturn:
+    """A child of the fork server (pq/worker/forkserver.py): forked ahead, it waits for one
+    row like a spare, but becomes independent only once it has it, so that until then it is
+    no task's process (it keeps the server's process group, and ignores the stop signals as
+    the server does: it exits when the worker drops its pipe, or dies with the server)."""
+    code = 0
+    try:
+        _die_with(parent)
+        received = receive(handoff_fd)
+        if received is not None:
+            _become_independent(parent, armed=True)
+            row, limits = received
+            _write_all(write_fd, encode_report(_run_one(runtime, row, hooks, limits, init=True)))
+            tracing.flush()
+    except BaseException:  # nothing may escape: the stack above us is the server's loop
         code = EXIT_REPORT_FAILED
     close_fork_local()  # the task's own enqueue connection, if it opened one: a clean goodbye
     _flush_standard_streams()
@@ -232,13 +258,14 @@ def _flush_standard_streams() -> None:
             stream.flush()
 
 
-def _become_independent(parent: int) -> None:
+def _become_independent(parent: int, *, armed: bool = False) -> None:
     # Own process group: a timeout kills the task's subprocesses along with it.
     os.setpgid(0, 0)
     # And the root of its tree: orphans of its subprocesses come back to it, so a deadline
     # kill finds them however they regrouped (pq/worker/tree.py).
     become_subreaper()
-    _die_with(parent)
+    if not armed:  # (a child of the fork server armed it first thing: run_served)
+        _die_with(parent)
     # The parent's handlers (stop flags, the wakeup pipe) mean nothing here; a SIGTERM sent to
     # the child must end it, and its signals must not wake the parent's loop.
     signal.set_wakeup_fd(-1)

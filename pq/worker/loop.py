@@ -66,7 +66,12 @@ class Worker(Listening):
     # -- lifecycle ---------------------------------------------------------------------------
     def run(self) -> int:
         self._attach()
-        self._open()
+        self._start_fork_server()  # before any connection of the worker exists
+        try:
+            self._open()
+        except BaseException:
+            self._stop_fork_server()
+            raise
         try:
             self._loop()
         finally:
@@ -150,6 +155,7 @@ class Worker(Listening):
         self._release_held()
         self._retire_all_spares()
         self._reap_retired()
+        self._stop_fork_server()  # (its children were all reaped above)
         self._flush()
         if self.finished:
             log.error(

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from pq.runtime import Runtime
     from pq.settings import WorkerSettings
     from pq.worker.attempt import Child
+    from pq.worker.forkserver import ForkServer
     from pq.worker.handoff import Spare
     from pq.worker.link import DatabaseLink
     from pq.worker.stall import Guard
@@ -72,6 +73,7 @@ class WorkerState:
         self.held: list[dict[str, Any]] = []  # rows claimed ahead, not started yet (ahead.py)
         self.spares: list[Spare] = []  # forked children waiting for a row (standby.py)
         self.retired: set[int] = set()  # pids of idle children told to exit, to reap
+        self.fork_server: ForkServer | None = None  # settings.fork_server (forkserver.py)
         self.processed = 0
         self.stopping = False
         self.stop_deadline = 0.0

@@ -26,8 +26,12 @@ PROMISES = {
         "orders in the table: ['ada@example.com', 'eve@example.com']",
         "rolled-back receipt tasks left: 0",
     ],
-    # canvases run by a burst worker, one started from async code in the caller's transaction
-    "workflows.py": ["async  -> started in the caller's transaction, result 110"],
+    # canvases run by a burst worker, one started from async code in the caller's transaction,
+    # one cancelled before it ran
+    "workflows.py": [
+        "async  -> started in the caller's transaction, result 110",
+        "cancel -> WorkflowCancelledError - chain ",
+    ],
     # requests through Flask's test client, tasks by `flask pq worker --burst`
     "flask_app.py": ["(n=12) -> 200 {'status': 'completed', 'value': 506}"],
     # uvicorn and `pq worker` as subprocesses, httpx driving the API, results awaited

@@ -96,6 +96,21 @@ def test_workers_shows_a_running_worker_with_its_task(ops: PQ, db_url: str, star
     assert stopped["state"] == "stopped" and stopped["running"] == []
 
 
+def test_cancel_workflow_cancels_every_unfinished_task_of_a_chain_or_group(
+    ops: PQ, db_url: str
+) -> None:
+    from pq import chain, group
+
+    first = chain(opsapp.nap.si(0), opsapp.nap.si(0)).delay()
+    second = group(opsapp.nap.si(0), opsapp.nap.si(0)).delay()
+    both = [str(first.id), str(second.id)]
+    cancelled = pq_json(db_url, "cancel", APP, "--workflow", "--yes", *both)
+    assert cancelled == {"cancelled": [first.id, second.id], "not_cancelled": []}
+    assert {t.status for h in (first, second) for t in h.tasks()} == {TaskStatus.CANCELLED}
+    again = pq_text(db_url, "cancel", APP, "--workflow", str(first.id))
+    assert "not cancelled (already ended or unknown): " + str(first.id) in again
+
+
 def test_stats_counts_per_queue_and_watch_refreshes_until_interrupted(ops: PQ, db_url: str) -> None:
     for i in range(3):
         opsapp.ok.delay(i)

@@ -44,13 +44,15 @@ def test_workers_delete_finished_tasks_past_their_keep_time(app: PQ, db_url: str
     assert existing(db_url, old + kept + [just_run]) == {*kept, just_run}
 
 
-def test_fired_chord_counters_go_with_the_completed_keep_time_and_open_ones_stay(
+def test_fired_and_cancelled_chord_counters_go_with_the_completed_keep_time_open_ones_stay(
     app: PQ, db_url: str
 ) -> None:
     add, boom, total = (app.task(f) for f in (flowapp.add, flowapp.boom, flowapp.total))
     fired = chord([add.s(1, 1), add.s(2, 2)], total.s()).delay()
     stuck = chain(add.s(1, 1), group(boom.s(), add.s(1)), total.s()).delay()  # never fires
     recent = chord([add.s(3, 3)], total.s()).delay()
+    cancelled = chord([add.s(4, 4), add.s(5, 5)], total.s()).delay()  # never fires either ...
+    assert cancelled.cancel() is True  # ... but nothing can ever add to it
     app.run_worker(burst=True)
     assert fired.result(timeout=10) == 6 and recent.result(timeout=10) == 6
     with psycopg.connect(db_url) as conn:

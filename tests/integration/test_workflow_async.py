@@ -16,7 +16,7 @@ import pytest
 import test_transactional_async as enqueue_tests
 from test_transactional_async import AsyncTx, Loop
 
-from pq import PQ, ConfigurationError, chain, chord, group
+from pq import PQ, ConfigurationError, WorkflowCancelledError, chain, chord, group
 from taskmods import flowapp
 
 loop = enqueue_tests.loop
@@ -95,6 +95,23 @@ def test_without_a_connection_the_start_runs_on_the_pool(app: PQ, loop: Loop) ->
     handles = loop.run(start())
     app.run_worker(burst=True)
     assert [h.get(timeout=30) for h in handles] == [30, [2, 4], 2]
+
+    async def results() -> list[Any]:
+        return [await h.aget(timeout=30) for h in handles]
+
+    assert loop.run(results()) == [30, [2, 4], 2]
+
+
+def test_a_workflow_cancelled_from_async_code_reports_it_when_awaited(app: PQ, loop: Loop) -> None:
+    add = app.task(flowapp.add)
+
+    async def start_cancel_and_wait() -> tuple[bool, Any]:
+        handle = await chain(add.s(1, 2), add.s(3)).adelay()
+        return await handle.acancel(), await handle.aget(timeout=30, propagate=False)
+
+    cancelled, outcome = loop.run(start_cancel_and_wait())
+    assert cancelled is True and isinstance(outcome, WorkflowCancelledError)
+    assert app.run_worker(burst=True) == 0
 
 
 def test_a_refused_canvas_writes_nothing_in_the_callers_transaction(

@@ -42,3 +42,20 @@ def test_the_three_range_reading_claims_find_pending_priorities_the_same_way() -
     for name in ("flow_claim", "flow_waiting_keys"):
         waiting = _levels_part(queries.sql(name))
         assert waiting.replace("status = 'waiting'", "status = 'pending'") == pending, name
+
+
+def _cancel_part(text: str) -> str:
+    """What a cancel does to one task row: task_cancel.sql's SET, up to cancel_requested_at."""
+    start = text.index("SET status      = CASE WHEN target.status <> 'running'")
+    end = text.index("END", text.index("cancel_requested_at = CASE", start)) + len("END")
+    return text[start:end]
+
+
+def test_a_workflow_cancel_stops_each_task_as_a_single_cancel_does() -> None:
+    # flow_cancel.sql cancels every unfinished row of a workflow and adds only the flow mark:
+    # a running row must get exactly what task_cancel.sql gives it (the worker kills it)
+    queries = Queries("public")
+    single, workflow = queries.sql("task_cancel"), queries.sql("flow_cancel")
+    assert _cancel_part(single) == _cancel_part(workflow)
+    assert "pg_notify(%(channel)s, 'c:' || c.id::text)" in workflow
+    assert "FOR UPDATE SKIP LOCKED" in workflow  # never waits on a worker recording a step

@@ -38,6 +38,7 @@ def test_exported_names_are_pinned() -> None:
         "TaskNotFoundError",
         "TaskStatus",
         "UnknownTaskError",
+        "WorkflowCancelledError",
         "WorkflowFailedError",
         "__version__",
         "chain",

@@ -1,14 +1,22 @@
--- Retention: deletes one small batch of fired barriers (pq_chords rows whose callback has been
--- written; flow_finish.sql never touches a fired row again) created before a time. Unfired
--- rows stay: their chord may still complete, also after an operator retries a failed member.
+-- Retention: deletes one small batch of barriers (pq_chords rows) created before a time that
+-- nothing will update again: fired ones (their callback has been written; flow_finish.sql
+-- never touches a fired row again) and those of a cancelled workflow (flow_cancel.sql took
+-- the links out of every member that had not completed, so none can add to them). Other
+-- unfired rows stay: their chord may still complete, also after an operator retries a
+-- failed member.
 -- Params: keep (seconds, on the database's clock), limit.
--- Index: none (pq_chords holds one row per chord, and fired ones go in these batches).
+-- Index: none for pq_chords (one row per chord, and fired ones go in these batches);
+--   pq_tasks_workflow_idx for the cancel mark of an old unfired one's workflow (its id is the
+--   callback's workflow_id, or the row's own id for a chord started before nesting).
 -- Locks: the deleted rows only (SKIP LOCKED: a worker firing one is not waited for).
 WITH doomed AS (
     SELECT id
     FROM {schema}.pq_chords
-    WHERE fired
-      AND created_at < now() - make_interval(secs => %(keep)s)
+    WHERE created_at < now() - make_interval(secs => %(keep)s)
+      AND (fired OR EXISTS (
+          SELECT FROM {schema}.pq_tasks AS t
+          WHERE t.workflow_id = COALESCE((pq_chords.callback->>'workflow_id')::bigint, pq_chords.id)
+            AND t.flow ? 'cancelled'))
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
 ), deleted AS (
