@@ -3,7 +3,9 @@
 A task enqueued while idle workers wait starts within moments, never after a poll, and runs
 once: when the listening worker is busy with a long task (it hands the slot to an idle
 worker), and after it was killed with SIGKILL (the kernel lets its slot go). The workers
-poll only every 60 s, so a task that depended on a poll would wait a minute.
+poll only every 60 s, so a task that depended on a poll would wait a minute. A cancel
+reaches a task running on a worker that does not listen (the holder relays it) long before
+that worker's heartbeat would have found it.
 """
 
 from __future__ import annotations
@@ -101,3 +103,23 @@ def test_workers_of_other_queues_hold_slots_of_their_own(
         wait_until(lambda: task_listeners(db_url) == 2, timeout=60)  # one per queue set
         for queue, procs in (("a", serving_a), ("b", serving_b), ("a", serving_a)):
             assert _run_one(app, db_url, queue) in {p.pid for p in procs}
+
+
+def test_a_cancel_reaches_a_task_on_a_worker_that_does_not_listen(
+    app: PQ, db_url: str, tmp_path: Path
+) -> None:
+    # The heartbeat reads cancel requests too (the fallback for a missed notice): every 60 s
+    # here, so only the relayed notice can end the task within BOUND.
+    env = {**ENV, "PQ_HEARTBEAT_INTERVAL": "60", "PQ_LEASE": "240"}
+    with workers(db_url, tmp_path, 2, "--concurrency", "1", env=env):
+        _one_listener(db_url, 2)
+        first = app.enqueue(e2eapp.slow, 3600)  # the listener takes it, then hands over
+        wait_until(lambda: _status(db_url, first)[0] == "running", timeout=BOUND)
+        second = app.enqueue(e2eapp.slow, 3600)  # the other worker, now listening, takes it
+        wait_until(lambda: _status(db_url, second)[0] == "running", timeout=BOUND)
+        assert _worker_of(db_url, first) != _worker_of(db_url, second)
+        # The first one's worker watches the slot's new holder and no longer listens.
+        wait_until(lambda: task_listeners(db_url) == 1, timeout=BOUND)
+        assert app.cancel(first)
+        wait_until(lambda: _status(db_url, first)[0] == "cancelled", timeout=BOUND)
+        assert _status(db_url, second)[0] == "running"
