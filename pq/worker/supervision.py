@@ -198,8 +198,8 @@ class Supervision(Recording):
     # -- the fork server (pq/worker/forkserver.py) ---------------------------------------------
     def _start_fork_server(self) -> None:
         """Before the worker opens its connections: the server and its children hold none."""
-        if not self.settings.fork_server:
-            return
+        if not self.settings.fork_server or self.max_tasks == 1:
+            return  # (run_worker_once: a server and its children ahead for one task cost more)
         if not forkserver.available():
             log.warning("no fork server on this platform (it needs Linux): forking in the loop")
             return
