@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
+from claims import register_worker
 
 from pq import PQ, ConfigurationError, TaskStatus
 from pq.store.db import PsycopgExecutor
@@ -20,16 +21,7 @@ def claimer(app: PQ) -> Iterator[tuple[PsycopgExecutor, int]]:
     with app.connect() as conn:
         conn.autocommit = True
         ex = PsycopgExecutor(conn)
-        worker_id = app.queries.worker_register(
-            ex,
-            host="h",
-            pid=1,
-            version="t",
-            queues=["default"],
-            priorities=None,
-            concurrency=8,
-            lease_seconds=30,
-        )
+        worker_id = register_worker(app, ex, concurrency=8)
         yield ex, worker_id
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import psycopg
+from claims import register_worker
 
 from pq import PQ, OutcomeKind, TaskStatus
 from pq.store.db import PsycopgExecutor
@@ -14,16 +15,7 @@ from taskmods import funcs
 
 
 def register(app: PQ, ex: PsycopgExecutor, lease: float = 30) -> int:
-    return app.queries.worker_register(
-        ex,
-        host="elsewhere",
-        pid=1,
-        version="0",
-        queues=["default"],
-        priorities=None,
-        concurrency=1,
-        lease_seconds=lease,
-    )
+    return register_worker(app, ex, lease=lease, host="elsewhere")
 
 
 def claim_as(app: PQ, ex: PsycopgExecutor, worker_id: int) -> list[dict[str, Any]]:

@@ -13,6 +13,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from claims import claim, register_worker
 
 from pq import (
     PQ,
@@ -100,17 +101,7 @@ def test_a_pending_nested_workflow_cancels_every_first_row_and_never_fires_its_b
 
 
 def _claim(app: PQ, ex: PsycopgExecutor, n: int = 1) -> list[dict[str, Any]]:
-    me = app.queries.worker_register(
-        ex,
-        host="h",
-        pid=1,
-        version="t",
-        queues=["default"],
-        priorities=None,
-        concurrency=n,
-        lease_seconds=30,
-    )
-    return app.queries.task_claim(ex, worker_id=me, limit=n, queues=["default"], priorities=None)
+    return claim(app, ex, register_worker(app, ex, concurrency=n), n)
 
 
 def _success(row: dict[str, Any], result: Any) -> dict[str, Any]:

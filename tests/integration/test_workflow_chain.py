@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 import pytest
+from claims import register_worker
 
 from pq import PQ, TaskStatus, WorkflowFailedError, chain, chord
 from pq.models import OutcomeKind
@@ -75,16 +76,7 @@ def test_the_next_link_is_written_with_the_record_of_the_step_and_only_once(
     with app.connect() as conn:
         conn.autocommit = True
         ex = PsycopgExecutor(conn)
-        worker_id = app.queries.worker_register(
-            ex,
-            host="h",
-            pid=1,
-            version="t",
-            queues=["default"],
-            priorities=None,
-            concurrency=1,
-            lease_seconds=30,
-        )
+        worker_id = register_worker(app, ex)
         record = _success(_claim(app, ex, worker_id), 3)
         with pytest.raises(RuntimeError), conn.transaction():  # the record rolls back ...
             app.queries.task_finish(ex, [record])

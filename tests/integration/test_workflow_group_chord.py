@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from claims import claim, register_worker
 
 from pq import PQ, TaskStatus, WorkflowFailedError, chain, chord, group
 from pq.models import OutcomeKind
@@ -84,19 +85,8 @@ def test_members_recorded_at_the_same_moment_enqueue_the_callback_once(app: PQ) 
         for conn in conns:
             conn.autocommit = True
         first, second = (PsycopgExecutor(c) for c in conns)
-        me = app.queries.worker_register(
-            first,
-            host="h",
-            pid=1,
-            version="t",
-            queues=["default"],
-            priorities=None,
-            concurrency=2,
-            lease_seconds=30,
-        )
-        rows = app.queries.task_claim(
-            first, worker_id=me, limit=2, queues=["default"], priorities=None
-        )
+        me = register_worker(app, first, concurrency=2)
+        rows = claim(app, first, me, 2)
         records = [_success(r, r["args"][0] + r["args"][1]) for r in rows]
         with conns[0].transaction():
             app.queries.task_finish(first, [records[0]])

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from claims import claim, register_worker
 
 from pq import PQ, ConfigurationError, TaskStatus, WorkflowFailedError, chain, chord, group
 from pq.models import OutcomeKind
@@ -196,19 +197,8 @@ def test_a_groups_members_are_written_with_the_record_of_the_step_before_and_onl
     with app.connect() as conn:
         conn.autocommit = True
         ex = PsycopgExecutor(conn)
-        me = app.queries.worker_register(
-            ex,
-            host="h",
-            pid=1,
-            version="t",
-            queues=["default"],
-            priorities=None,
-            concurrency=1,
-            lease_seconds=30,
-        )
-        (row,) = app.queries.task_claim(
-            ex, worker_id=me, limit=1, queues=["default"], priorities=None
-        )
+        me = register_worker(app, ex)
+        (row,) = claim(app, ex, me, 1)
         record = _success(row, 3)
         with pytest.raises(RuntimeError), conn.transaction():  # the record rolls back ...
             app.queries.task_finish(ex, [record])
@@ -297,19 +287,8 @@ def test_members_of_two_barriers_recorded_at_once_in_crossing_orders_do_not_dead
         for conn in conns[:2]:
             conn.autocommit = True
         workers = [PsycopgExecutor(c) for c in conns[:2]]
-        me = app.queries.worker_register(
-            workers[0],
-            host="h",
-            pid=1,
-            version="t",
-            queues=["default"],
-            priorities=None,
-            concurrency=4,
-            lease_seconds=30,
-        )
-        rows = app.queries.task_claim(
-            workers[0], worker_id=me, limit=4, queues=["default"], priorities=None
-        )
+        me = register_worker(app, workers[0], concurrency=4)
+        rows = claim(app, workers[0], me, 4)
         by_step = {r["workflow_step"]: _success(r, sum(r["args"])) for r in rows}
         # steps 0, 1 gather in the first barrier, 3, 4 in the second (2 and 5: callbacks)
         batches = [[by_step[0], by_step[3]], [by_step[4], by_step[1]]]
