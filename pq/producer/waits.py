@@ -141,8 +141,11 @@ class DoneListener:
         try:
             self._listen_until_idle(conn, stop)
         except psycopg.Error as exc:
-            log.warning("result listener lost its connection (%s); waits poll meanwhile", exc)
-            self._failed_at = time.monotonic()
+            # After close() the session was ending anyway (e.g. its database dropped in the
+            # half second close() allows): nothing is lost, so nothing to warn about.
+            if not stop.is_set():
+                log.warning("result listener lost its connection (%s); waits poll meanwhile", exc)
+                self._failed_at = time.monotonic()
         finally:
             with self._lock:
                 if self._conn is conn:

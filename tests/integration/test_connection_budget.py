@@ -8,6 +8,8 @@ import asyncio
 import threading
 from pathlib import Path
 
+import psycopg
+import pytest
 from sessions import listen_sessions, sessions
 from worker_procs import running_workers
 
@@ -104,3 +106,37 @@ def test_awaiting_results_share_the_listen_connection_of_blocking_waits(db_url: 
     assert max(total for total, _ in counts) <= 2 + 1  # and the pool's two
     assert results["awaited"] == [2 * n for n in range(8)]
     assert results["blocking"] == 101
+
+
+def _kill_result_listener(db_url: str) -> None:
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory'"
+            " AND mode = 'ShareLock' AND granted AND database ="
+            " (SELECT oid FROM pg_database WHERE datname = current_database())"
+        )
+
+
+def test_a_closed_apps_result_listener_ends_quietly_and_an_open_ones_loss_is_reported(
+    db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = PQ(db_url)
+    task_id = app.enqueue(funcs.add, 1, 2)
+    lost = "result listener lost its connection"
+    # A wait in progress, and its session cut from under it: a loss worth a warning.
+    app._done_listener().watch(task_id)
+    wait_until(lambda: listen_sessions(db_url) == 1)
+    _kill_result_listener(db_url)
+    wait_until(lambda: lost in caplog.text)
+    # After close() the LISTEN is ending anyway (a test's database dropped, a script's
+    # exit): its session killed in that moment is no loss, and says nothing.
+    wait_until(lambda: listen_sessions(db_url) == 0)
+    app.close()
+    caplog.clear()
+    app = PQ(db_url)  # a listener that has not failed, so it starts at once
+    app._done_listener().watch(task_id)
+    wait_until(lambda: listen_sessions(db_url) == 1)
+    app.close()
+    _kill_result_listener(db_url)
+    wait_until(lambda: not any(t.name == "pq-result-listener" for t in threading.enumerate()))
+    assert lost not in caplog.text
