@@ -12,10 +12,13 @@ of them when it exits), minus this script's own statements. They include everyth
 producers' enqueues and notifications, the workers' start, heartbeats, claims (empty ones too),
 records and stop, and the listeners' wake-ups: every NOTIFY wakes every listening session of
 the database, which reads it in a short read-only transaction (a commit to pg_stat_database).
-The NOTIFYs are counted by a session of this script listening on pq's channels; "beyond
-listener wake-ups" takes NOTIFYs x listening sessions off (an estimate: a session woken once
-for several NOTIFYs commits once; the sessions are counted once, idle, before the stream
-starts: one per queue set and machine holds the listener slot, pq/worker/slot.py, plus ours).
+The NOTIFYs are counted where they are sent, in the producer processes (their inserts that
+carry one, and the trailing notices of pq's notify window), not by a session of this script
+listening: that session would itself be woken, and commit, once per NOTIFY, a cost no
+deployment of pq has. The workers send none here (no result waits, cancels or pauses).
+"beyond listener wake-ups" takes NOTIFYs x listening sessions off (an estimate: a session
+woken once for several NOTIFYs commits once; the sessions are counted once, idle, before the
+stream starts: one per queue set and machine holds the listener slot, pq/worker/slot.py).
 Target (issue 13): N x 2 within 1.5x the commits per task of 1 x 2.
 Nothing is asserted: the figures and ratios of one run are printed, with the load average.
 """
@@ -53,20 +56,11 @@ class Monitor:
     def __init__(self, url: str) -> None:
         self.conn = psycopg.connect(url, autocommit=True)
         self.statements = 0
-        # Counts the NOTIFYs sent on pq's channels (each one wakes every listening session
-        # of the database for a short read-only transaction: a commit in pg_stat_database).
-        self.heard = psycopg.connect(url, autocommit=True)
-        for channel in (f"pq_{SCHEMA}", f"pq_{SCHEMA}_done"):
-            self.heard.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
-        self.notices = 0
-        self.listeners = 0  # sessions idle on LISTEN before the stream (ours included)
-
-    def drain(self) -> None:
-        self.notices += sum(1 for _ in self.heard.notifies(timeout=0))
+        self.notices = 0  # NOTIFYs the producers sent (see _produce)
+        self.listeners = 0  # the workers' sessions idle on LISTEN before the stream
 
     def close(self) -> None:
         self.conn.close()
-        self.heard.close()
 
     def value(self, query: sql.Composable | str, *params: Any) -> int:
         self.statements += 1
@@ -81,7 +75,6 @@ class Monitor:
 
     def wait(self, query: sql.Composable, until: int) -> None:
         while self.value(query) < until:
-            self.drain()
             time.sleep(0.1)
 
 
@@ -89,21 +82,39 @@ def _q(text: str) -> sql.Composed:
     return sql.SQL(text).format(sql.Identifier(SCHEMA))
 
 
-def _produce(url: str, count: int, go: Any) -> None:
+def _produce(url: str, count: int, go: Any, sent: Any) -> None:
     producer = PQ(url, schema=SCHEMA)
     producer.enqueue(noop, queue="warm-up")  # connect before the clock starts
+    # Counts the NOTIFYs this producer sends: an insert that carries one (pq's notify window
+    # leaves it off within the window), and each queue of a trailing notice.
+    queries, notices = producer.queries, [0]
+    insert, notify_queues = queries.task_insert, queries.task_notify_queues
+
+    def counted_insert(ex: Any, row: Any, *, notify: bool = True) -> int:
+        notices[0] += notify
+        return insert(ex, row, notify=notify)
+
+    def counted_notify(ex: Any, queues: list[str]) -> None:
+        notices[0] += len(queues)
+        notify_queues(ex, queues)
+
+    queries.task_insert = counted_insert  # type: ignore[method-assign]
+    queries.task_notify_queues = counted_notify  # type: ignore[method-assign]
     go.wait()
     for _ in range(count):
         producer.enqueue(noop)
-    producer.close()
+    producer.close()  # sends a trailing notice still owed
+    with sent.get_lock():
+        sent.value += notices[0]
 
 
 def stream(url: str, tasks: int, producers: int, monitor: Monitor, worker_count: int) -> None:
     """Producers enqueue one by one into running workers."""
     ctx = multiprocessing.get_context("fork")
     go = ctx.Event()
+    sent = ctx.Value("q", 0)
     per = tasks // producers
-    procs = [ctx.Process(target=_produce, args=(url, per, go)) for _ in range(producers)]
+    procs = [ctx.Process(target=_produce, args=(url, per, go, sent)) for _ in range(producers)]
     for proc in procs:
         proc.start()
     live = _q("SELECT count(*) FROM {}.pq_workers WHERE stopped_at IS NULL")
@@ -117,6 +128,7 @@ def stream(url: str, tasks: int, producers: int, monitor: Monitor, worker_count:
     monitor.wait(_q("SELECT count(*) FROM {}.pq_tasks WHERE status = 'completed'"), per * producers)
     for proc in procs:
         proc.join()
+    monitor.notices += sent.value
 
 
 def backlog(url: str, tasks: int, monitor: Monitor) -> None:
@@ -142,7 +154,6 @@ def measure(
             options.tasks,
         )
     time.sleep(1.0)  # earlier backends' counts have reached pg_stat_database
-    monitor.drain()
     before, notices = monitor.commits(), monitor.notices
     mark = monitor.statements
     started = time.monotonic()
@@ -153,7 +164,6 @@ def measure(
             backlog(url, options.tasks, monitor)
         elapsed = time.monotonic() - started
     time.sleep(1.0)  # the workers' backends have exited and flushed their counts
-    monitor.drain()
     spent = monitor.commits() - before - (monitor.statements - mark)
     notices = monitor.notices - notices
     monitor.close()
@@ -182,7 +192,7 @@ def main() -> None:
             print(f"{kind}: {options.tasks} no-op tasks, {what}")
             rows = [(n, *measure(bench, kind, n, options)) for n in (1, options.workers)]
             for n, commits, notices, rate, listeners in rows:
-                woken = commits - notices * listeners  # the workers' listeners and ours
+                woken = commits - notices * listeners  # the workers' listening sessions
                 print(
                     f"  {n} worker(s) x 2: {commits:5.2f} commits/task ({notices:4.2f} NOTIFY/task"
                     f" x {listeners} listening; {woken:5.2f} beyond listener wake-ups)"
