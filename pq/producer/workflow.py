@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -23,8 +24,9 @@ if TYPE_CHECKING:
 LIVE = {TaskStatus.PENDING, TaskStatus.WAITING, TaskStatus.RUNNING}
 
 
-class WorkflowHandle:
-    """What every canvas handle shares: its workflow id, its shape and the rows so far."""
+class WorkflowHandle(ABC):
+    """What every canvas handle shares: its workflow id, its shape and the rows so far;
+    each kind says what its whole result is (`_whole`, behind get())."""
 
     kind = "workflow"
 
@@ -109,8 +111,9 @@ class WorkflowHandle:
         state, rows = self._settle(shape, timeout)
         return state, None if state.failed else value(shape, rows, self._value)
 
+    @abstractmethod
     def _whole(self, timeout: float | None) -> Any:
-        raise NotImplementedError
+        """The canvas's result as Celery's get() gives it."""
 
     def get(self, timeout: float | None = None, propagate: bool = True) -> Any:
         """Celery's `.get(timeout=..., propagate=...)` of the whole canvas: a chain's or
