@@ -112,43 +112,36 @@ def _run_one(
 
 
 def run_spare(
-    runtime: Runtime, handoff_fd: int, write_fd: int, hooks: Hooks, *, parent: int
+    runtime: Runtime,
+    handoff_fd: int,
+    write_fd: int,
+    hooks: Hooks,
+    *,
+    parent: int,
+    served: bool = False,
 ) -> NoReturn:
     """A spare: forked before its task existed, it waits on its handoff pipe for one row,
     runs it exactly as run_child would, reports and exits. EOF instead of a row (the parent
-    retired it, stopped, or died) means exit at once."""
+    retired it, stopped, or died) means exit at once.
+
+    `served`: a child of the fork server (pq/worker/forkserver.py), forked ahead. It becomes
+    independent only once it has its row, so that until then it is no task's process (it
+    keeps the server's process group, and ignores the stop signals as the server does: it
+    exits when the worker drops its pipe, or dies with the server)."""
     code = 0
     try:
-        _become_independent(parent)
+        if served:
+            _die_with(parent)
+        else:
+            _become_independent(parent)
         received = receive(handoff_fd)
         if received is not None:
+            if served:
+                _become_independent(parent, armed=True)
             row, limits = received
             _write_all(write_fd, encode_report(_run_one(runtime, row, hooks, limits, init=True)))
             tracing.flush()
     except BaseException:  # nothing may escape: the stack above us is the parent's loop
-        code = EXIT_REPORT_FAILED
-    close_fork_local()  # the task's own enqueue connection, if it opened one: a clean goodbye
-    _flush_standard_streams()
-    os._exit(code)
-
-
-def run_served(
-    runtime: Runtime, handoff_fd: int, write_fd: int, hooks: Hooks, *, parent: int
-) -> NoReturn:
-    """A child of the fork server (pq/worker/forkserver.py): forked ahead, it waits for one
-    row like a spare, but becomes independent only once it has it, so that until then it is
-    no task's process (it keeps the server's process group, and ignores the stop signals as
-    the server does: it exits when the worker drops its pipe, or dies with the server)."""
-    code = 0
-    try:
-        _die_with(parent)
-        received = receive(handoff_fd)
-        if received is not None:
-            _become_independent(parent, armed=True)
-            row, limits = received
-            _write_all(write_fd, encode_report(_run_one(runtime, row, hooks, limits, init=True)))
-            tracing.flush()
-    except BaseException:  # nothing may escape: the stack above us is the server's loop
         code = EXIT_REPORT_FAILED
     close_fork_local()  # the task's own enqueue connection, if it opened one: a clean goodbye
     _flush_standard_streams()
@@ -264,7 +257,7 @@ def _become_independent(parent: int, *, armed: bool = False) -> None:
     # And the root of its tree: orphans of its subprocesses come back to it, so a deadline
     # kill finds them however they regrouped (pq/worker/tree.py).
     become_subreaper()
-    if not armed:  # (a child of the fork server armed it first thing: run_served)
+    if not armed:  # (a child of the fork server armed it first thing: run_spare served)
         _die_with(parent)
     # The parent's handlers (stop flags, the wakeup pipe) mean nothing here; a SIGTERM sent to
     # the child must end it, and its signals must not wake the parent's loop.

@@ -9,8 +9,8 @@ with the app imported and its state final; after that it only reads a request an
 so it writes a few pages between forks, as a bare fork loop does, and the parent, which no
 longer forks, writes its own pages without faulting.
 
-Each child it forks waits on its handoff pipe for one row (pq/worker/child.py `run_served`),
-runs it, reports on its report pipe and exits. Every task still runs in a fresh
+Each child it forks waits on its handoff pipe for one row (pq/worker/child.py `run_spare`
+with served=True), runs it, reports on its report pipe and exits. Every task still runs in a fresh
 child of its own; the child is a copy of the fork server, which is a copy of the parent at
 start, so it sees the same app.
 

@@ -17,7 +17,7 @@ from typing import Any
 from pq.models import OutcomeKind
 from pq.worker import forkserver, handoff
 from pq.worker.attempt import Child, finish_record, log_outcome, parse_report
-from pq.worker.child import EXIT_REPORT_FAILED, prepare, run_child, run_served
+from pq.worker.child import EXIT_REPORT_FAILED, prepare, run_child, run_spare
 from pq.worker.forkserver import Ended, ForkServer
 from pq.worker.limits import Limits
 from pq.worker.outcome import KillReason, Outcome, Usage, classify, usage_of
@@ -214,7 +214,7 @@ class Supervision(Recording):
             prepare(self.runtime, name)
 
     def _server_child(self, handoff_fd: int, report_fd: int, server: int) -> None:
-        run_served(self.runtime, handoff_fd, report_fd, self.hooks, parent=server)
+        run_spare(self.runtime, handoff_fd, report_fd, self.hooks, parent=server, served=True)
 
     def _fork_via_server(
         self, row: dict[str, Any], max_runtime: float | None, limits: Limits
