@@ -91,13 +91,13 @@ def _cancel_workflow(app: PQ, form: FormData, request: Request) -> Outcome:
     workflow_id = workflow_id_of(request)
     # Read around the cancel to say what it stopped: app.cancel_workflow (the code behind
     # handle.cancel() and `pq cancel --workflow`) only says whether it stopped anything.
-    before = workflow_or_404(app, workflow_id)
+    before = workflow_or_404(app, workflow_id, limit=0)  # statuses only: no Task to read
     if not app.cancel_workflow(workflow_id):
         return Outcome(
             f"Workflow #{workflow_id} had already ended: nothing to cancel.",
             f"/workflows/{workflow_id}",
         )
-    ended, running = stopped_by(before, read_workflow(app, workflow_id))
+    ended, running = stopped_by(before, read_workflow(app, workflow_id, limit=0))
     total = ended + running
     message = f"Workflow #{workflow_id} is cancelled: {total} step{'s' if total != 1 else ''}"
     message += " cancelled" + (

@@ -153,8 +153,8 @@ def workflow_id_of(request: Request) -> int:
     return int(raw)
 
 
-def workflow_or_404(app: PQ, workflow_id: int) -> WorkflowView:
-    view = read_workflow(app, workflow_id)
+def workflow_or_404(app: PQ, workflow_id: int, limit: int | None = None) -> WorkflowView:
+    view = read_workflow(app, workflow_id, limit)
     if view is None:
         raise HTTPException(
             404, f"workflow {workflow_id} has no task (never started, or its tasks were deleted)"
@@ -164,16 +164,8 @@ def workflow_or_404(app: PQ, workflow_id: int) -> WorkflowView:
 
 def workflow_detail(request: Request) -> Response:
     app = _app(request)
-    view = workflow_or_404(app, workflow_id_of(request))
-    return _render(
-        request,
-        "workflow.html",
-        "_workflow.html",
-        workflow=view,
-        steps=view.steps[:STEPS_SHOWN],
-        hidden=max(0, len(view.steps) - STEPS_SHOWN),
-        now=datetime.now(UTC),
-    )
+    view = workflow_or_404(app, workflow_id_of(request), STEPS_SHOWN)
+    return _render(request, "workflow.html", "_workflow.html", workflow=view)
 
 
 def workers(request: Request) -> Response:

@@ -273,11 +273,14 @@ def test_read_only_dashboard_shows_no_action_and_refuses_posts(
     failed = pq_app.enqueue(tasks.fails_until, str(tmp_path / "never"))
     wait_until(has_status(pq_app, failed, "failed"), timeout=60)
     pq_app.pause_queue("read-only-paused")
+    quiet = pq_app.task(tasks.add.fn, name=tasks.add.name, queue="nobody-runs-this")
+    workflow = group(quiet.si(1, 1), quiet.si(2, 2)).delay()  # Cancel workflow elsewhere
     # Pages that offer every kind of action on a dashboard that may act (each shows the thing
     # the buttons would be for): none may show one here.
     pages = {
         "/": "read-only-paused",
         f"/tasks/{pending}": "pending",
+        f"/workflows/{workflow.id}": "pending",
         f"/tasks/{failed}": "is missing",
         "/tasks?status=failed&name=fails_until": f"#{failed}",
         "/periodic": "six_hourly_report",
@@ -298,9 +301,14 @@ def test_read_only_dashboard_shows_no_action_and_refuses_posts(
             f"{read_only.url}/tasks/{pending}/cancel", form={"confirmed": "yes"}
         )
         assert refused.status == 403
+        refused = context.request.post(
+            f"{read_only.url}/workflows/{workflow.id}/cancel", form={"confirmed": "yes"}
+        )
+        assert refused.status == 403
     finally:
         context.close()
         pq_app.resume_queue("read-only-paused")
+    assert not workflow.cancelled()
     task = pq_app.get_task(pending)
     assert task is not None and task.status.value == "pending"
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from claims import claim, register_worker
+from fastapi import FastAPI
 
 from pq import PQ, TaskStatus, chain, group
 from pq.store.db import PsycopgExecutor
@@ -237,3 +238,38 @@ def test_values_of_workflow_rows_are_shown_as_text(app: PQ) -> None:
     assert "&lt;script&gt;alert(&#39;name&#39;)&lt;/script&gt;" in page.text
     assert "<script>alert" not in page.text and "<b>q</b>" not in page.text
     assert count_shown(page.text, "pending") == 2
+
+
+def test_workflow_links_forms_and_redirects_stay_under_the_mount_path(app: PQ) -> None:
+    add = registered(app, tasks.add, queue="default")
+    handle = group(add.si(1, 1), add.si(2, 2)).delay()
+    first = handle.tasks()[0]
+    site = FastAPI()
+    site.mount("/pq", dashboard(app))
+    client = TestClient(site, base_url="http://127.0.0.1")
+
+    task_page = client.get(f"/pq/tasks/{first.id}").text
+    assert f'href="/pq/workflows/{handle.id}"' in task_page
+    page = client.get(f"/pq/workflows/{handle.id}").text
+    assert f'href="/pq/tasks/{first.id}"' in page
+    assert f'action="/pq/workflows/{handle.id}/cancel"' in page
+    done = client.post(
+        f"/pq/workflows/{handle.id}/cancel",
+        data={"csrf_token": csrf_of(page), "confirmed": "yes"},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303 and done.headers["location"] == f"/pq/workflows/{handle.id}"
+    shown = client.get(done.headers["location"]).text
+    assert "2 steps cancelled; no later step will start" in shown
+
+
+def test_a_large_workflow_lists_its_first_steps_and_counts_them_all(
+    app: PQ, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("pq.web.pages.STEPS_SHOWN", 2)
+    add = registered(app, tasks.add, queue="default")
+    handle = group(*(add.si(n, n) for n in range(5))).delay()
+    page = TestClient(dashboard(app), base_url="http://127.0.0.1").get(f"/workflows/{handle.id}")
+    assert [step for step, _, _ in steps_shown(page.text)] == [0, 1]
+    assert count_shown(page.text, "pending") == 5
+    assert "3 more steps are not listed here" in page.text
