@@ -14,6 +14,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from psycopg import Connection, sql
 from psycopg.rows import dict_row
 
 from pq.store.db import Executor, PsycopgExecutor, Row
@@ -24,6 +25,10 @@ from pq.store.queries_worker import WorkerQueries
 from pq.store.rows import NewTaskRow, task_copy_text
 
 __all__ = ["NewTaskRow", "Queries"]
+
+# Claim texts kept per Queries (one per limit and queue set, see Queries.claim_text); psycopg
+# keeps up to 100 prepared statements per connection.
+_CLAIM_TEXTS = 32
 
 
 @cache
@@ -52,6 +57,7 @@ class Queries(FlowQueries, WorkerQueries, MigrationQueries, AsyncQueries):
         self.channel_done = f"pq_{schema}_done"  # finished tasks ("<id>:<status>")
         self._quoted = f'"{schema}"'
         self._texts: dict[str, str] = {}
+        self.claim_texts: dict[tuple[Any, ...], str] = {}  # see claim_text
 
     def sql(self, name: str) -> str:
         if (text := self._texts.get(name)) is None:
@@ -94,23 +100,46 @@ class Queries(FlowQueries, WorkerQueries, MigrationQueries, AsyncQueries):
 
     def task_claim(
         self,
-        ex: Executor,
+        ex: PsycopgExecutor,
         *,
         worker_id: int,
         limit: int,
         queues: list[str],
         priorities: list[int] | None,
     ) -> list[Row]:
-        rows = ex.fetch(
-            self.sql("task_claim"), self._claim_params(worker_id, limit, queues, priorities)
-        )
-        return self._in_claim_order(rows)
+        """A claim alone, exactly as the worker's (task_finish_and_claim with no records)."""
+        return self.task_finish_and_claim(
+            ex, [], worker_id=worker_id, limit=limit, queues=queues, priorities=priorities
+        )[1]
 
-    @staticmethod
-    def _claim_params(
-        worker_id: int, limit: int, queues: list[str], priorities: list[int] | None
-    ) -> dict[str, Any]:
-        return {"worker_id": worker_id, "limit": limit, "queues": queues, "priorities": priorities}
+    def claim_text(
+        self, conn: Connection[Any], limit: int, queues: list[str], priorities: list[int] | None
+    ) -> str:
+        """task_claim.sql with the worker's queues, priorities and limit written in as
+        literals (quoted by psycopg for this connection); only worker_id stays a parameter.
+
+        Why: these values pick the claim's plan, and they are the same on every claim of a
+        worker (a pause changes the queues; the limit takes a few values). As parameters,
+        Postgres planned the claim anew on every call (it estimates the recursive CTE's
+        generic plan as costlier, so it never switches to it), which cost some 0.6 ms of
+        server CPU per claim, more than running it, and as much of the idle pick-up. As
+        literals, the generic plan is the plan for exactly these values, and the prepared
+        statement keeps it: a plan made without the values (plan_cache_mode =
+        force_generic_plan) may pick an index that walks every pending row of other queues
+        (measured: 270 ms per claim with a million of them, benchmarks/bench_claim.py).
+        A new ANALYZE of the table makes Postgres plan it again, as it would any plan."""
+        key = (limit, tuple(queues), None if priorities is None else tuple(priorities))
+        text = self.claim_texts.get(key)
+        if text is None:
+            if len(self.claim_texts) >= _CLAIM_TEXTS:
+                self.claim_texts.clear()  # queues paused and resumed in many combinations
+            text = self.sql("task_claim")
+            for name, value in (("limit", limit), ("queues", queues), ("priorities", priorities)):
+                # "%" doubled: the text still goes through psycopg's %(name)s placeholders
+                literal = sql.Literal(value).as_string(conn).replace("%", "%%")
+                text = text.replace(f"%({name})s", literal)
+            self.claim_texts[key] = text
+        return text
 
     @staticmethod
     def _in_claim_order(rows: list[Row]) -> list[Row]:
@@ -147,7 +176,7 @@ class Queries(FlowQueries, WorkerQueries, MigrationQueries, AsyncQueries):
                 )
             claim = conn.cursor(row_factory=dict_row)
             claim.execute(
-                self.sql("task_claim"), self._claim_params(worker_id, limit, queues, priorities)
+                self.claim_text(conn, limit, queues, priorities), {"worker_id": worker_id}
             )
             look = conn.cursor(row_factory=dict_row)
             if look_waiting:
