@@ -14,9 +14,6 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from psycopg import Connection, sql
-from psycopg.rows import dict_row
-
 from pq.store.db import Executor, PsycopgExecutor, Row
 from pq.store.queries_async import AsyncQueries
 from pq.store.queries_flow import FlowQueries
@@ -25,10 +22,6 @@ from pq.store.queries_worker import WorkerQueries
 from pq.store.rows import NewTaskRow, task_copy_text
 
 __all__ = ["NewTaskRow", "Queries"]
-
-# Claim texts kept per Queries (one per limit and queue set, see Queries.claim_text); psycopg
-# keeps up to 100 prepared statements per connection.
-_CLAIM_TEXTS = 32
 
 
 @cache
@@ -57,7 +50,7 @@ class Queries(FlowQueries, WorkerQueries, MigrationQueries, AsyncQueries):
         self.channel_done = f"pq_{schema}_done"  # finished tasks ("<id>:<status>")
         self._quoted = f'"{schema}"'
         self._texts: dict[str, str] = {}
-        self.claim_texts: dict[tuple[Any, ...], str] = {}  # see claim_text
+        self._claim_texts: dict[tuple[Any, ...], str] = {}  # see claim_text
 
     def sql(self, name: str) -> str:
         if (text := self._texts.get(name)) is None:
@@ -97,96 +90,6 @@ class Queries(FlowQueries, WorkerQueries, MigrationQueries, AsyncQueries):
 
     def task_notify_queues(self, ex: Executor, queues: list[str]) -> None:
         ex.fetch(self.sql("task_notify_queues"), {"queues": queues, "channel": self.channel})
-
-    def task_claim(
-        self,
-        ex: PsycopgExecutor,
-        *,
-        worker_id: int,
-        limit: int,
-        queues: list[str],
-        priorities: list[int] | None,
-    ) -> list[Row]:
-        """A claim alone, exactly as the worker's (task_finish_and_claim with no records)."""
-        return self.task_finish_and_claim(
-            ex, [], worker_id=worker_id, limit=limit, queues=queues, priorities=priorities
-        )[1]
-
-    def claim_text(
-        self, conn: Connection[Any], limit: int, queues: list[str], priorities: list[int] | None
-    ) -> str:
-        """task_claim.sql with the worker's queues, priorities and limit written in as
-        literals (quoted by psycopg for this connection); only worker_id stays a parameter.
-
-        Why: these values pick the claim's plan, and they are the same on every claim of a
-        worker (a pause changes the queues; the limit takes a few values). As parameters,
-        Postgres planned the claim anew on every call (it estimates the recursive CTE's
-        generic plan as costlier, so it never switches to it), which cost some 0.6 ms of
-        server CPU per claim, more than running it, and as much of the idle pick-up. As
-        literals, the generic plan is the plan for exactly these values, and the prepared
-        statement keeps it: a plan made without the values (plan_cache_mode =
-        force_generic_plan) may pick an index that walks every pending row of other queues
-        (measured: 270 ms per claim with a million of them, benchmarks/bench_claim.py).
-        A new ANALYZE of the table makes Postgres plan it again, as it would any plan."""
-        key = (limit, tuple(queues), None if priorities is None else tuple(priorities))
-        text = self.claim_texts.get(key)
-        if text is None:
-            if len(self.claim_texts) >= _CLAIM_TEXTS:
-                self.claim_texts.clear()  # queues paused and resumed in many combinations
-            text = self.sql("task_claim")
-            for name, value in (("limit", limit), ("queues", queues), ("priorities", priorities)):
-                # "%" doubled: the text still goes through psycopg's %(name)s placeholders
-                literal = sql.Literal(value).as_string(conn).replace("%", "%%")
-                text = text.replace(f"%({name})s", literal)
-            self.claim_texts[key] = text
-        return text
-
-    @staticmethod
-    def _in_claim_order(rows: list[Row]) -> list[Row]:
-        # UPDATE ... RETURNING does not keep the CTE's order
-        rows.sort(key=lambda r: (-r["priority"], r["run_at"], r["id"]))
-        return rows
-
-    def task_finish_and_claim(
-        self,
-        ex: PsycopgExecutor,
-        finished: list[dict[str, Any]],
-        *,
-        worker_id: int,
-        limit: int,
-        queues: list[str],
-        priorities: list[int] | None,
-        look_waiting: bool = False,
-    ) -> tuple[dict[int, str], list[Row], bool]:
-        """Records ended attempts and claims new rows in one network round trip; with
-        `look_waiting`, also tells whether due waiting rows (flow control) exist.
-
-        The two statements go out together in pipeline mode, each committing on its own as
-        when sent apart: measured here, that beats both two plain round trips and one
-        transaction (whose BEGIN and COMMIT are round trips too). They touch disjoint rows
-        (ours running, others pending). If the connection breaks, the worker keeps its
-        records to write again (the fence stops doubles) and releases a claim it never saw.
-        """
-        conn = ex.conn
-        with conn.pipeline():
-            finish = conn.cursor(row_factory=dict_row)
-            if finished:
-                finish.execute(
-                    self.sql(self._finish_statement(finished)), self._finish_params(finished)
-                )
-            claim = conn.cursor(row_factory=dict_row)
-            claim.execute(
-                self.claim_text(conn, limit, queues, priorities), {"worker_id": worker_id}
-            )
-            look = conn.cursor(row_factory=dict_row)
-            if look_waiting:
-                look.execute(
-                    self.sql("flow_waiting_keys"),
-                    {"queues": queues, "priorities": priorities, "limit": 1},
-                )
-        changed = self._changed(finish.fetchall()) if finished else {}
-        waiting = bool(look.fetchall()) if look_waiting else False
-        return changed, self._in_claim_order(claim.fetchall()), waiting
 
     def task_finish(self, ex: Executor, finished: list[dict[str, Any]]) -> dict[int, str]:
         """Records finished attempts; returns {id: new status} of the rows that changed (the
