@@ -72,6 +72,14 @@ def fill(app: PQ, rows: int) -> None:
             "FROM generate_series(1, 5000) AS g",
             {"name": NAMES[0]},
         )
+        # Two workflows among the finished rows: a chain of 10 steps and a group of 5,000
+        # (the workflow page reads every row of one, so the big one is its worst case).
+        for workflow_id, first, steps in ((1, 1000, 10), (2, 2000, 5000)):
+            conn.execute(
+                f"UPDATE {t}.pq_tasks SET workflow_id = %(w)s, workflow_step = id - %(first)s "
+                "WHERE id >= %(first)s AND id < %(first)s + %(steps)s",
+                {"w": workflow_id, "first": first, "steps": steps},
+            )
         conn.execute(
             f"INSERT INTO {t}.pq_workers (host, pid, version, queues, concurrency, lease_seconds) "
             "SELECT 'bench', g, 'x', ARRAY['default', 'emails'], 4, 30 "
@@ -148,6 +156,8 @@ def pages(app: PQ) -> dict[str, str]:
         "search by id": f"/tasks?q={middle}",
         "search by client id": "/tasks?q=client-42",
         "task detail": f"/tasks/{some.id}",
+        "workflow, 10 steps": "/workflows/1",
+        "workflow, 5,000 steps": "/workflows/2",
         "workers": "/workers",
         "periodic": "/periodic",
     }

@@ -118,6 +118,11 @@ class FlowQueries:
     def flow_workflow_tasks(self, ex: Executor, workflow_id: int) -> list[Row]:
         return ex.fetch(self.sql("flow_workflow_tasks"), {"workflow_id": workflow_id})
 
+    def flow_workflow_steps(self, ex: Executor, workflow_id: int) -> list[Row]:
+        """The rows of a workflow in step order without their JSON columns, with `marked`
+        (a cancel reached it) and `stop_requested` (the dashboard's workflow page)."""
+        return ex.fetch(self.sql("flow_workflow_steps"), {"workflow_id": workflow_id})
+
     # -- flow control: the flow claim (pq/worker/flow.py runs these in one transaction) ------
     def flow_waiting_keys(
         self, ex: Executor, queues: list[str], priorities: list[int] | None, limit: int

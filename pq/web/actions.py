@@ -1,5 +1,5 @@
-"""The actions: retry, cancel, delete a task; retry every failed task of a name; pause and
-resume a queue or a schedule; run a schedule now.
+"""The actions: retry, cancel, delete a task; cancel a workflow; retry every failed task of a
+name; pause and resume a queue or a schedule; run a schedule now.
 
 Each is a POST (Origin- and CSRF-checked before anything runs), refused in read-only
 mode, and confirmed: the page's script asks in a dialog and sends `confirmed=yes`; without
@@ -20,6 +20,8 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from pq.ops.workflow import read_workflow, stopped_by
+from pq.web.pages import workflow_id_of, workflow_or_404
 from pq.web.render import finish, page, prefix_of
 from pq.web.security import CSRF_FIELD, FLASH_COOKIE, csrf_ok, same_origin
 
@@ -85,6 +87,28 @@ def _delete_task(app: PQ, form: FormData, request: Request) -> Outcome:
     return Outcome(message, "/tasks" if done else f"/tasks/{task_id}")
 
 
+def _cancel_workflow(app: PQ, form: FormData, request: Request) -> Outcome:
+    workflow_id = workflow_id_of(request)
+    # Read around the cancel to say what it stopped: app.cancel_workflow (the code behind
+    # handle.cancel() and `pq cancel --workflow`) only says whether it stopped anything.
+    before = workflow_or_404(app, workflow_id, limit=0)  # statuses only: no Task to read
+    if not app.cancel_workflow(workflow_id):
+        return Outcome(
+            f"Workflow #{workflow_id} had already ended: nothing to cancel.",
+            f"/workflows/{workflow_id}",
+        )
+    ended, running = stopped_by(before, read_workflow(app, workflow_id, limit=0))
+    total = ended + running
+    message = f"Workflow #{workflow_id} is cancelled: {total} step{'s' if total != 1 else ''}"
+    message += " cancelled" + (
+        f" ({running} running, stopped by {'its' if running == 1 else 'their'} worker)"
+        if running
+        else ""
+    )
+    message += "; no later step will start."
+    return Outcome(message, f"/workflows/{workflow_id}")
+
+
 def _retry_failed(app: PQ, form: FormData, request: Request) -> Outcome:
     name = _field(form, "name")
     count = app.retry(failed=True, name=name)
@@ -137,6 +161,10 @@ ACTIONS: dict[str, Action] = {
     "retry": Action(lambda f, r: f"Retry task #{_task_id(r)}?", _retry_task),
     "cancel": Action(lambda f, r: f"Cancel task #{_task_id(r)}?", _cancel_task),
     "delete": Action(lambda f, r: f"Delete task #{_task_id(r)} for good?", _delete_task),
+    "cancel-workflow": Action(
+        lambda f, r: f"Cancel workflow #{workflow_id_of(r)}: every step not yet finished?",
+        _cancel_workflow,
+    ),
     "retry-failed": Action(
         lambda f, r: f"Retry every failed task of {_field(f, 'name')}?", _retry_failed
     ),

@@ -1,5 +1,6 @@
-"""The pages: overview, tasks, one task, workers, schedules. Each handler reads through the
-operator library (pq.ops, exposed on PQ) so the dashboard and the CLI show the same truth.
+"""The pages: overview, tasks, one task, one workflow, workers, schedules. Each handler reads
+through the operator library (pq.ops, exposed on PQ) so the dashboard and the CLI show the
+same truth.
 
 Handlers are plain functions: Starlette runs them in its thread pool, where the blocking
 psycopg calls of the library belong. A request with `X-PQ-Partial` (the live refresh) gets
@@ -18,6 +19,7 @@ from starlette.responses import Response
 from pq.models import TaskStatus
 from pq.ops.browse import WINDOW, browse_tasks
 from pq.ops.series import FAILED_CAP, failed_by_queue, finished_series
+from pq.ops.workflow import WorkflowView, read_workflow
 from pq.periodic.spec import ScheduleSpec
 from pq.web.charts import failure_rate_chart, throughput_chart
 from pq.web.render import page
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
     from pq.app import PQ
 
 PAGE_SIZE = 50
+STEPS_SHOWN = 500  # rows of one workflow listed (a group can have thousands; counts are whole)
 SINCE_CHOICES = {"15m": 15, "1h": 60, "6h": 360, "24h": 1440, "7d": 7 * 1440}
 
 
@@ -139,6 +142,30 @@ def task_detail(request: Request) -> Response:
     if task is None:
         raise HTTPException(404, f"task {task_id} does not exist (deleted or cleared?)")
     return _render(request, "task.html", "_task.html", task=task, now=datetime.now(UTC))
+
+
+def workflow_id_of(request: Request) -> int:
+    """The workflow id in the path; a malformed one names no workflow: 404, like an unknown
+    one (ids are positive whole numbers, from a bigint sequence)."""
+    raw = str(request.path_params["workflow_id"])
+    if not raw.isdigit() or len(raw) > 18 or int(raw) == 0:
+        raise HTTPException(404, f"there is no workflow {raw[:40]!r}: ids are positive numbers")
+    return int(raw)
+
+
+def workflow_or_404(app: PQ, workflow_id: int, limit: int | None = None) -> WorkflowView:
+    view = read_workflow(app, workflow_id, limit)
+    if view is None:
+        raise HTTPException(
+            404, f"workflow {workflow_id} has no task (never started, or its tasks were deleted)"
+        )
+    return view
+
+
+def workflow_detail(request: Request) -> Response:
+    app = _app(request)
+    view = workflow_or_404(app, workflow_id_of(request), STEPS_SHOWN)
+    return _render(request, "workflow.html", "_workflow.html", workflow=view)
 
 
 def workers(request: Request) -> Response:

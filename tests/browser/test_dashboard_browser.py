@@ -11,7 +11,7 @@ import pytest
 from dashboard_harness import TOKEN, Dashboard, Process, screenshot
 from playwright.sync_api import Browser, Dialog, Page, Request, Response, expect
 
-from pq import PQ
+from pq import PQ, group
 from taskmods import dashboard_app as tasks
 from waiting import wait_until
 
@@ -155,6 +155,62 @@ def test_actions_without_the_token_or_from_another_site_are_refused(
     assert has_status(pq_app, task_id, "cancelled")()
 
 
+def test_a_workflow_opened_from_a_task_page_is_cancelled_with_its_running_step(
+    page: Page, dashboard: Dashboard, worker: Process, pq_app: PQ, tmp_path: Path
+) -> None:
+    # The dashboard app's tasks, written by the test's app (its database) under their names.
+    add = pq_app.task(tasks.add.fn, name=tasks.add.name, queue="web")
+    waits = pq_app.task(tasks.waits.fn, name=tasks.waits.name, queue="web")
+    started = tmp_path / "started"
+    handle = group(
+        add.si(1, 2), waits.si(str(started)), add.si(3, 4).set(queue="nobody-runs-this")
+    ).delay()
+    done, running, pending = handle.tasks()
+    wait_until(has_status(pq_app, done.id, "completed"), timeout=60)
+    wait_until(started.exists, timeout=60)  # the real worker runs step 1 now
+
+    page.goto(f"{dashboard.url}/tasks/{done.id}")
+    expect(page.locator("#workflow")).to_have_text(f"#{handle.id}")
+    page.click("#workflow")
+    page.wait_for_url(f"{dashboard.url}/workflows/{handle.id}")
+    expect(page.locator("h1")).to_have_text(f"Workflow #{handle.id}")
+    rows = page.locator("table.steps tbody tr")
+    expect(rows).to_have_count(3)
+    for n, (task_id, status) in enumerate(
+        ((done.id, "completed"), (running.id, "running"), (pending.id, "pending"))
+    ):
+        expect(rows.nth(n)).to_have_attribute("data-task-id", str(task_id))
+        expect(rows.nth(n).locator(".status")).to_have_text(status)
+        expect(rows.nth(n)).to_contain_text("taskmods.dashboard_app:")
+    expect(page.locator("#counts li[data-status=running] .n")).to_have_text("1")
+    screenshot(page, "workflow")
+
+    page.click("button:has-text('Cancel workflow')")
+    expect(page.locator(".flash")).to_contain_text(
+        f"Workflow #{handle.id} is cancelled: 2 steps cancelled (1 running, stopped by its "
+        "worker); no later step will start."
+    )
+    # The worker kills the running step; the live refresh shows it without a reload.
+    expect(rows.nth(1).locator(".status")).to_have_text("cancelled", timeout=60_000)
+    expect(rows.nth(0).locator(".status")).to_have_text("completed")
+    expect(rows.nth(2).locator(".status")).to_have_text("cancelled")
+    expect(page.locator("#counts li[data-status=cancelled] .n")).to_have_text("2")
+    expect(page.locator("#counts li[data-status=running] .n")).to_have_text("0")
+    expect(page.locator("#workflow-cancelled")).to_be_visible()
+    expect(page.locator("button:has-text('Cancel workflow')")).to_have_count(0)
+    screenshot(page, "workflow-cancelled")
+    assert [t.status.value for t in handle.tasks()] == ["completed", "cancelled", "cancelled"]
+    killed = pq_app.get_task(running.id)
+    assert killed is not None and killed.outcome is not None
+    assert killed.outcome.value == "cancelled"  # stopped, not failed and not retried
+
+    # Back on a step's page, the same workflow link leads here again.
+    page.click(f"table.steps tr[data-task-id='{pending.id}'] a")
+    page.wait_for_url(f"{dashboard.url}/tasks/{pending.id}")
+    expect(page.locator("#live .actions .status")).to_have_text("cancelled")
+    expect(page.locator("#workflow")).to_have_attribute("href", f"/workflows/{handle.id}")
+
+
 def test_bad_input_gets_a_short_error_page_never_a_traceback(
     page: Page, dashboard: Dashboard
 ) -> None:
@@ -163,6 +219,8 @@ def test_bad_input_gets_a_short_error_page_never_a_traceback(
         ("/tasks/12345678", 404),
         ("/tasks?before=-1", 400),
         ("/tasks/not-a-number", 400),
+        ("/workflows/12345678", 404),
+        ("/workflows/not-a-number", 404),
     ):
         response = page.goto(dashboard.url + path)
         assert response is not None and response.status == status, path
@@ -215,11 +273,14 @@ def test_read_only_dashboard_shows_no_action_and_refuses_posts(
     failed = pq_app.enqueue(tasks.fails_until, str(tmp_path / "never"))
     wait_until(has_status(pq_app, failed, "failed"), timeout=60)
     pq_app.pause_queue("read-only-paused")
+    quiet = pq_app.task(tasks.add.fn, name=tasks.add.name, queue="nobody-runs-this")
+    workflow = group(quiet.si(1, 1), quiet.si(2, 2)).delay()  # Cancel workflow elsewhere
     # Pages that offer every kind of action on a dashboard that may act (each shows the thing
     # the buttons would be for): none may show one here.
     pages = {
         "/": "read-only-paused",
         f"/tasks/{pending}": "pending",
+        f"/workflows/{workflow.id}": "pending",
         f"/tasks/{failed}": "is missing",
         "/tasks?status=failed&name=fails_until": f"#{failed}",
         "/periodic": "six_hourly_report",
@@ -240,9 +301,14 @@ def test_read_only_dashboard_shows_no_action_and_refuses_posts(
             f"{read_only.url}/tasks/{pending}/cancel", form={"confirmed": "yes"}
         )
         assert refused.status == 403
+        refused = context.request.post(
+            f"{read_only.url}/workflows/{workflow.id}/cancel", form={"confirmed": "yes"}
+        )
+        assert refused.status == 403
     finally:
         context.close()
         pq_app.resume_queue("read-only-paused")
+    assert not workflow.cancelled()
     task = pq_app.get_task(pending)
     assert task is not None and task.status.value == "pending"
 

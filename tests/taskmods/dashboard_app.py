@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import time
 from datetime import timedelta
+from pathlib import Path
 
 from pq import PQ
 
@@ -30,6 +32,16 @@ def import_batch(source: str, batch: int) -> int:
 def returns_markup() -> str:
     """A result that would run script if a page put it in as HTML."""
     return "<script>window.pqPwned = 1</script><b id='pq-bold'>bold</b>"
+
+
+@app.task(queue="web")
+def waits(started: str, seconds: float = 120) -> str:
+    """Says it started (the file `started`), then runs until it is stopped: the running step
+    of a workflow that an operator cancels. Ends by itself after `seconds`, so a failing test
+    leaves no task running for good."""
+    Path(started).write_text("started")
+    time.sleep(seconds)
+    return "not stopped"
 
 
 @app.task(queue="web")
