@@ -156,9 +156,11 @@ def median_flow_claims_ms(url: str, apps: tuple[Queries, Queries]) -> tuple[floa
 
 
 def explain(url: str, queries: Queries, priorities: list[int] | None) -> str:
-    sql = queries.sql("task_claim")
-    params = {"worker_id": 1, "limit": 1, "queues": ["default"], "priorities": priorities}
     with psycopg.connect(url) as conn:
+        # the worker's text and the plan its prepared statement keeps (Queries.claim_text)
+        sql = queries.claim_text(conn, 1, ["default"], priorities)
+        conn.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+        params = {"worker_id": 1}
         plan = conn.execute(f"EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) {sql}", params).fetchall()
         conn.rollback()
     return "\n".join("      " + r[0] for r in plan)

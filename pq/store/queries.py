@@ -14,8 +14,6 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from psycopg.rows import dict_row
-
 from pq.store.db import Executor, PsycopgExecutor, Row
 from pq.store.queries_async import AsyncQueries
 from pq.store.queries_flow import FlowQueries
@@ -52,6 +50,7 @@ class Queries(FlowQueries, WorkerQueries, MigrationQueries, AsyncQueries):
         self.channel_done = f"pq_{schema}_done"  # finished tasks ("<id>:<status>")
         self._quoted = f'"{schema}"'
         self._texts: dict[str, str] = {}
+        self._claim_texts: dict[tuple[Any, ...], str] = {}  # see claim_text
 
     def sql(self, name: str) -> str:
         if (text := self._texts.get(name)) is None:
@@ -91,73 +90,6 @@ class Queries(FlowQueries, WorkerQueries, MigrationQueries, AsyncQueries):
 
     def task_notify_queues(self, ex: Executor, queues: list[str]) -> None:
         ex.fetch(self.sql("task_notify_queues"), {"queues": queues, "channel": self.channel})
-
-    def task_claim(
-        self,
-        ex: Executor,
-        *,
-        worker_id: int,
-        limit: int,
-        queues: list[str],
-        priorities: list[int] | None,
-    ) -> list[Row]:
-        rows = ex.fetch(
-            self.sql("task_claim"), self._claim_params(worker_id, limit, queues, priorities)
-        )
-        return self._in_claim_order(rows)
-
-    @staticmethod
-    def _claim_params(
-        worker_id: int, limit: int, queues: list[str], priorities: list[int] | None
-    ) -> dict[str, Any]:
-        return {"worker_id": worker_id, "limit": limit, "queues": queues, "priorities": priorities}
-
-    @staticmethod
-    def _in_claim_order(rows: list[Row]) -> list[Row]:
-        # UPDATE ... RETURNING does not keep the CTE's order
-        rows.sort(key=lambda r: (-r["priority"], r["run_at"], r["id"]))
-        return rows
-
-    def task_finish_and_claim(
-        self,
-        ex: PsycopgExecutor,
-        finished: list[dict[str, Any]],
-        *,
-        worker_id: int,
-        limit: int,
-        queues: list[str],
-        priorities: list[int] | None,
-        look_waiting: bool = False,
-    ) -> tuple[dict[int, str], list[Row], bool]:
-        """Records ended attempts and claims new rows in one network round trip; with
-        `look_waiting`, also tells whether due waiting rows (flow control) exist.
-
-        The two statements go out together in pipeline mode, each committing on its own as
-        when sent apart: measured here, that beats both two plain round trips and one
-        transaction (whose BEGIN and COMMIT are round trips too). They touch disjoint rows
-        (ours running, others pending). If the connection breaks, the worker keeps its
-        records to write again (the fence stops doubles) and releases a claim it never saw.
-        """
-        conn = ex.conn
-        with conn.pipeline():
-            finish = conn.cursor(row_factory=dict_row)
-            if finished:
-                finish.execute(
-                    self.sql(self._finish_statement(finished)), self._finish_params(finished)
-                )
-            claim = conn.cursor(row_factory=dict_row)
-            claim.execute(
-                self.sql("task_claim"), self._claim_params(worker_id, limit, queues, priorities)
-            )
-            look = conn.cursor(row_factory=dict_row)
-            if look_waiting:
-                look.execute(
-                    self.sql("flow_waiting_keys"),
-                    {"queues": queues, "priorities": priorities, "limit": 1},
-                )
-        changed = self._changed(finish.fetchall()) if finished else {}
-        waiting = bool(look.fetchall()) if look_waiting else False
-        return changed, self._in_claim_order(claim.fetchall()), waiting
 
     def task_finish(self, ex: Executor, finished: list[dict[str, Any]]) -> dict[int, str]:
         """Records finished attempts; returns {id: new status} of the rows that changed (the

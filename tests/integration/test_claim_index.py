@@ -86,6 +86,20 @@ def test_a_worker_of_some_priorities_claims_them_best_first(app: PQ) -> None:
         assert _claim(app, conn, 10, priorities=[90]) == ["[1]", "[4]"]
 
 
+def test_queue_names_with_quotes_percent_signs_and_backslashes_are_claimed_as_named(
+    app: PQ, tmp_path: Path
+) -> None:
+    # The worker writes its queue names into the claim's text as literals (Queries.claim_text)
+    log = str(tmp_path / "ran.log")
+    odd = ["it's", "100%", "back\\slash", "%(limit)s", "x'); DROP TABLE pq_tasks; --"]
+    for name in odd:
+        app.enqueue(api.append, log, name, queue=name)
+    app.enqueue(api.append, log, "look-alike", queue="it''s")  # the quoted form: not served
+    assert app.run_worker(burst=True, queues=odd, concurrency=1) == len(odd)
+    assert sorted(Path(log).read_text().splitlines()) == sorted(odd)
+    assert app.pending_count() == 1
+
+
 def _fill_backlog(url: str) -> None:
     """Rows a claim of queue 'default' (all priorities, or priority 50 only) must not walk:
     other queues, not yet due at a higher priority, untaken priorities, finished."""
@@ -110,11 +124,15 @@ def test_a_claim_beside_a_large_backlog_reads_only_short_ranges_of_the_queue_ind
 ) -> None:
     _fill_backlog(app.database_url)
     app.enqueue(api.echo, "mine", priority=50)
-    sql = app.queries.sql("task_claim")
     for priorities in (None, [50]):
-        params = {"worker_id": 1, "limit": 5, "queues": ["default"], "priorities": priorities}
         with psycopg.connect(app.database_url) as conn:
-            plan = conn.execute(f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {sql}", params).fetchone()
+            # The statement a worker sends, and the plan its prepared statement keeps: the
+            # generic one (only worker_id is a parameter; see Queries.claim_text).
+            sql = app.queries.claim_text(conn, 5, ["default"], priorities)
+            conn.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+            plan = conn.execute(
+                f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {sql}", {"worker_id": 1}
+            ).fetchone()
             conn.rollback()
         assert plan is not None
         scans = [n for n in plan_nodes(plan[0][0]["Plan"]) if n.get("Relation Name")]
