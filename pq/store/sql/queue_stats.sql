@@ -3,19 +3,46 @@
 -- task's age, completed and failed in the last 1/5/15 minutes, p50/p95 run time of the
 -- attempts that ended in the last 15 minutes (last attempt of each row), whether paused.
 -- Params: none.
--- Index: pending rows through pq_tasks_pending_idx (partial, led by queue), waiting
---   rows through pq_tasks_waiting_idx (the same shape), running rows
---   through pq_tasks_running_idx, finished rows through pq_tasks_finished_idx
---   (status, finished_at DESC) bounded to 15 minutes. Locks: none.
+-- Index: one arm per live status, each on that status's partial index: pending rows through
+--   pq_tasks_pending_idx and waiting rows through pq_tasks_waiting_idx (both led by queue,
+--   priority, run_at: index-only, already grouped), running rows through pq_tasks_running_idx.
+--   A single scan with status IN ('pending', 'waiting', 'running') matches none of their
+--   predicates, and the planner read the whole table, finished rows and all (230 ms a call
+--   beside 1M finished rows; docs/dashboard.md, "Speed"). Finished rows through
+--   pq_tasks_finished_idx (status, finished_at DESC) bounded to 15 minutes. So the cost
+--   follows the live rows and the last 15 minutes' ends, never the finished rows kept.
+--   Locks: none.
 WITH live AS (
     SELECT queue, priority,
-           count(*) FILTER (WHERE status <> 'running' AND run_at <= now()) AS due,
-           count(*) FILTER (WHERE status <> 'running' AND run_at > now()) AS scheduled,
-           count(*) FILTER (WHERE status = 'running') AS running,
-           extract(epoch FROM now() - min(run_at) FILTER (
-               WHERE status <> 'running' AND run_at <= now()))::float8 AS oldest_due_age
+           count(*) FILTER (WHERE run_at <= now()) AS due,
+           count(*) FILTER (WHERE run_at > now()) AS scheduled,
+           0::bigint AS running,
+           min(run_at) AS oldest  -- the oldest due one's run_at if it is due at all
     FROM {schema}.pq_tasks
-    WHERE status IN ('pending', 'waiting', 'running')
+    WHERE status = 'pending'
+    GROUP BY queue, priority
+    UNION ALL
+    -- 'waiting' rows (held by a rate limit or concurrency key) count as pending.
+    SELECT queue, priority,
+           count(*) FILTER (WHERE run_at <= now()),
+           count(*) FILTER (WHERE run_at > now()),
+           0, min(run_at)
+    FROM {schema}.pq_tasks
+    WHERE status = 'waiting'
+    GROUP BY queue, priority
+    UNION ALL
+    SELECT queue, priority, 0, 0, count(*), NULL
+    FROM {schema}.pq_tasks
+    WHERE status = 'running'
+    GROUP BY queue, priority
+),
+live_counts AS (
+    SELECT queue, priority,
+           sum(due)::bigint AS due, sum(scheduled)::bigint AS scheduled,
+           sum(running)::bigint AS running,
+           extract(epoch FROM now() - min(oldest) FILTER (
+               WHERE oldest <= now()))::float8 AS oldest_due_age
+    FROM live
     GROUP BY queue, priority
 ),
 recent AS (
@@ -50,6 +77,6 @@ SELECT COALESCE(l.queue, r.queue) AS queue,
        r.p50_runtime, r.p95_runtime,
        EXISTS (SELECT 1 FROM {schema}.pq_paused_queues AS p
                WHERE p.queue = COALESCE(l.queue, r.queue)) AS paused
-FROM live AS l
+FROM live_counts AS l
 FULL JOIN recent AS r ON r.queue = l.queue AND r.priority = l.priority
 ORDER BY 1, 2 DESC
