@@ -18,6 +18,8 @@ from pq.store.db import PsycopgExecutor
 from pq.store.staging import finish_staged, has_raw
 
 if TYPE_CHECKING:
+    from psycopg import Connection
+
     from pq.store.db import Executor, Row
 
 
@@ -29,6 +31,14 @@ class FlowQueries:
         channel_done: str
 
         def sql(self, name: str) -> str: ...
+        def claim_text(
+            self,
+            conn: Connection[Any],
+            limit: int,
+            queues: list[str],
+            priorities: list[int] | None,
+            statement: str = ...,
+        ) -> str: ...
 
     def _finish_params(self, finished: list[dict[str, Any]]) -> dict[str, Any]:
         return {
@@ -125,14 +135,13 @@ class FlowQueries:
 
     # -- flow control: the flow claim (pq/worker/flow.py runs these in one transaction) ------
     def flow_waiting_keys(
-        self, ex: Executor, queues: list[str], priorities: list[int] | None, limit: int
+        self, ex: PsycopgExecutor, queues: list[str], priorities: list[int] | None, limit: int
     ) -> list[Row]:
         """Groups of due waiting rows: {rate_key, concurrency_key, rate_count, rate_seconds,
-        concurrency_limit}, best first."""
-        return ex.fetch(
-            self.sql("flow_waiting_keys"),
-            {"queues": queues, "priorities": priorities, "limit": limit},
-        )
+        concurrency_limit}, best first. Its values are literals in its text, as the claim's
+        (WorkerQueries.claim_text: planned once, not on every call)."""
+        text = self.claim_text(ex.conn, limit, queues, priorities, "flow_waiting_keys")
+        return ex.fetch(text, {})
 
     def flow_rate_lock(self, ex: Executor, key: str, seconds: float) -> Row:
         """Locks a rate bucket: {used, oldest, now} of its current window."""
@@ -148,9 +157,20 @@ class FlowQueries:
         row = ex.fetch(self.sql("flow_key_running"), {"key": key})[0]
         return int(row["n"]), row["now"]
 
-    def flow_claim(self, ex: Executor, params: dict[str, Any]) -> list[Row]:
-        """Claims waiting rows of one group; `params` as in flow_claim.sql."""
-        return ex.fetch(self.sql("flow_claim"), params)
+    def flow_claim(self, ex: PsycopgExecutor, params: dict[str, Any]) -> list[Row]:
+        """Claims waiting rows of one group; `params` as in flow_claim.sql. The worker's
+        queues, priorities and the limit are literals in its text (as the claim's,
+        WorkerQueries.claim_text); the group's keys stay parameters: a row's keys are
+        untrusted, and one text per key would never be prepared."""
+        values = dict(params)
+        text = self.claim_text(
+            ex.conn,
+            values.pop("limit"),
+            values.pop("queues"),
+            values.pop("priorities"),
+            "flow_claim",
+        )
+        return ex.fetch(text, values)
 
     def flow_hold(self, ex: Executor, ids: list[int], columns: dict[str, Any]) -> None:
         """Makes rows a bulk COPY just wrote 'waiting' (columns: rate_key, concurrency_key,

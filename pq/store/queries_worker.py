@@ -45,9 +45,15 @@ class WorkerQueries:
         )[1]
 
     def claim_text(
-        self, conn: Connection[Any], limit: int, queues: list[str], priorities: list[int] | None
+        self,
+        conn: Connection[Any],
+        limit: int,
+        queues: list[str],
+        priorities: list[int] | None,
+        statement: str = "task_claim",
     ) -> str:
-        """task_claim.sql with the worker's queues, priorities and limit written in as
+        """task_claim.sql (or flow_waiting_keys.sql, whose values are the same and pick its
+        plan the same way) with the worker's queues, priorities and limit written in as
         literals (quoted by psycopg for this connection); only worker_id stays a parameter.
 
         Why: these values pick the claim's plan, and they are the same on every claim of a
@@ -60,12 +66,12 @@ class WorkerQueries:
         force_generic_plan) may pick an index that walks every pending row of other queues
         (measured: 270 ms per claim with a million of them, benchmarks/bench_claim.py).
         A new ANALYZE of the table makes Postgres plan it again, as it would any plan."""
-        key = (limit, tuple(queues), None if priorities is None else tuple(priorities))
+        key = (statement, limit, tuple(queues), None if priorities is None else tuple(priorities))
         text = self._claim_texts.get(key)
         if text is None:
             if len(self._claim_texts) >= _CLAIM_TEXTS:
                 self._claim_texts.clear()  # queues paused and resumed in many combinations
-            text = self.sql("task_claim")
+            text = self.sql(statement)
             for name, value in (("limit", limit), ("queues", queues), ("priorities", priorities)):
                 # "%" doubled: the text still goes through psycopg's %(name)s placeholders
                 literal = sql.Literal(value).as_string(conn).replace("%", "%%")
@@ -112,10 +118,7 @@ class WorkerQueries:
             )
             look = conn.cursor(row_factory=dict_row)
             if look_waiting:
-                look.execute(
-                    self.sql("flow_waiting_keys"),
-                    {"queues": queues, "priorities": priorities, "limit": 1},
-                )
+                look.execute(self.claim_text(conn, 1, queues, priorities, "flow_waiting_keys"), {})
         changed = self._changed(finish.fetchall()) if finished else {}
         waiting = bool(look.fetchall()) if look_waiting else False
         return changed, self._in_claim_order(claim.fetchall()), waiting
