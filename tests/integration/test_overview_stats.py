@@ -17,6 +17,7 @@ import pytest
 from plans import plan_nodes
 
 from pq import PQ
+from pq.ops.series import FAILED_CAP, failed_by_queue
 
 pytest.importorskip("starlette", reason="the dashboard extra is not installed")
 with warnings.catch_warnings():
@@ -215,3 +216,35 @@ def test_queue_stats_beside_a_backlog_of_finished_rows_reads_only_live_and_recen
     assert read["pq_tasks_finished_idx"] == recent
     assert max(n.get("Rows Removed by Filter", 0) for n in scans) == 0
     assert sum(n["Shared Hit Blocks"] + n["Shared Read Blocks"] for n in scans) <= 40
+
+
+def test_failed_counts_read_at_most_cap_entries_of_a_queue_on_a_churned_table(app: PQ) -> None:
+    """The overview's "Failed" column beside 20,000 failed rows of each of two queues (among
+    160,000 completed ones), on a table whose pages were just updated (not all-visible, as on
+    a busy queue): each count walks at most cap + 1 entries of the failed index, never all of
+    a queue's entries (a bitmap scan collects them all first; a seq scan reads the table)."""
+    cap = FAILED_CAP
+    with psycopg.connect(app.database_url) as conn:
+        conn.execute(
+            "INSERT INTO pq_tasks (name, queue, status, finished_at)"
+            " SELECT 'x:bad', (ARRAY['a', 'b'])[1 + g %% 2],"
+            " CASE WHEN g %% 5 = 0 THEN 'failed' ELSE 'completed' END, now()"
+            " FROM generate_series(1, %(n)s) AS g",
+            {"n": 10 * BACKLOG},  # one in five failed: 20,000 per queue
+        )
+    with psycopg.connect(app.database_url, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE pq_tasks")
+        # Every page touched since the VACUUM: the visibility map no longer vouches for them.
+        conn.execute("UPDATE pq_tasks SET attempts = attempts + 1 WHERE id % 7 = 0")
+        conn.execute("ANALYZE pq_tasks")
+        sql = app.queries.sql("queue_failed_counts")
+        plan = conn.execute(f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {sql}", {"cap": cap})
+        row = plan.fetchone()
+    assert row is not None
+    nodes = plan_nodes(row[0][0]["Plan"])
+    scans = [n for n in nodes if n.get("Relation Name") == "pq_tasks"]
+    assert {n["Node Type"] for n in scans} == {"Index Only Scan"}
+    assert {n["Index Name"] for n in scans} == {"pq_tasks_failed_queue_idx"}
+    assert max(n["Actual Rows"] for n in scans) == cap + 1  # per loop: one queue's count
+    assert failed_by_queue(app, cap=cap) == {"a": cap + 1, "b": cap + 1}
+    assert failed_by_queue(app, cap=BACKLOG) == {"a": BACKLOG, "b": BACKLOG}
