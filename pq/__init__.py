@@ -20,6 +20,7 @@ from pq.errors import (
     TaskNotFoundError,
     UnknownTaskError,
     WorkflowCancelledError,
+    WorkflowCancelStalledError,
     WorkflowFailedError,
 )
 from pq.models import Attempt, OutcomeKind, Periodic, Priority, Task, TaskStatus
@@ -56,6 +57,7 @@ __all__ = [
     "TaskNotFoundError",
     "TaskStatus",
     "UnknownTaskError",
+    "WorkflowCancelStalledError",
     "WorkflowCancelledError",
     "WorkflowFailedError",
     "__version__",

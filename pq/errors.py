@@ -17,6 +17,8 @@
     │       └── WorkflowCancelledError  a waited-for workflow was cancelled (also a
     │                                   TaskCancelledError)
     ├── TaskCancelledError          a waited-for task was cancelled
+    ├── WorkflowCancelStalledError  a workflow's cancel could not reach rows another
+    │                               transaction kept locked (also a TimeoutError)
     └── ResultTimeoutError          a wait for a result ran out of time (also a TimeoutError)
 
 `Retry` is not an error: task code raises it to ask for another attempt.
@@ -105,6 +107,23 @@ class WorkflowCancelledError(WorkflowFailedError, TaskCancelledError):
 
     # `failed` lists the tasks the cancel stopped (or, if every one it stopped completed
     # anyway, the last task that ran)
+
+
+class WorkflowCancelStalledError(PQError, TimeoutError):
+    """Raised when a workflow's cancel could not reach some of its tasks for its timeout."""
+
+    # Another transaction kept their rows locked. What the cancel could stop is stopped (and
+    # starts nothing later); cancelling again after that transaction ends finishes the job.
+
+    def __init__(self, workflow_id: int, left: int, timeout: float) -> None:
+        super().__init__(
+            f"workflow {workflow_id}: {left} task(s) stayed locked by another transaction for "
+            f"{timeout:g}s, so the cancel could not reach them (everything else it stopped "
+            "stays stopped). A session left idle in a transaction may hold them: `pq doctor` "
+            "names the oldest. Cancel the workflow again once that transaction has ended."
+        )
+        self.workflow_id = workflow_id
+        self.left = left
 
 
 class ResultTimeoutError(PQError, TimeoutError):

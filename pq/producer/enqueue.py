@@ -16,6 +16,7 @@ from pq.errors import (
     SchemaOutdatedError,
     TaskDefinitionError,
     UnknownTaskError,
+    WorkflowCancelStalledError,
 )
 from pq.models import Priority, Task
 from pq.producer.arguments import ShapeChecker, check_arguments
@@ -307,12 +308,18 @@ class EnqueueMixin:
         with self.executor() as ex:
             return self.queries.task_cancel(ex, task_id) is not None
 
-    def cancel_workflow(self, workflow_id: int) -> bool:
+    def cancel_workflow(self, workflow_id: int, *, timeout: float = 30.0) -> bool:
         """Cancels every task of a chain, group or chord (`Task.workflow_id`) that has not
         finished, as cancel() does one task, and lets no later step start: a step that ends
         during or after the cancel writes no link. True if a task was stopped; False if the
-        workflow had already ended (or there is no such workflow)."""
+        workflow had already ended (or there is no such workflow).
+
+        Rows a worker is recording or claiming are locked for moments and taken on a later
+        pass; if some stay locked for `timeout` seconds in a row (another transaction holds
+        them: a session left idle in a transaction), raises WorkflowCancelStalledError
+        instead of waiting on: what could be stopped is stopped."""
         stopped, pause = False, 0.0
+        progress = time.monotonic()
         while True:
             # One pass per transaction: its locks (SKIP LOCKED) never make a worker recording
             # a step wait for the next pass, and each pass sees the links committed before it.
@@ -322,7 +329,9 @@ class EnqueueMixin:
             if seen == 0:  # nothing unstopped was running: no link can come any more
                 return stopped
             if ids:
-                pause = 0.0
+                pause, progress = 0.0, time.monotonic()
+            elif time.monotonic() - progress >= timeout:
+                raise WorkflowCancelStalledError(workflow_id, seen, timeout)
             else:  # every row left is locked by a worker recording or claiming it: moments
                 pause = min(0.1, pause * 2 or 0.002)
                 time.sleep(pause)

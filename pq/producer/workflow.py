@@ -43,18 +43,20 @@ class WorkflowHandle(ABC):
         until the step before them completes)."""
         return self._read()[0]
 
-    def cancel(self) -> bool:
+    def cancel(self, *, timeout: float = 30.0) -> bool:
         """Cancels the whole workflow, like Celery's revoke of a result or GroupResult:
         every task of it not yet finished is cancelled (a pending one never runs, a running
         one is stopped as `TaskHandle.cancel` stops it) and no later step starts, even from
         a step that ends while the cancel is under way. True if a task was stopped; False
         if the workflow had already ended. Then result() and get() raise
-        WorkflowCancelledError, unless the workflow finished anyway."""
-        return self.app.cancel_workflow(self.id)
+        WorkflowCancelledError, unless the workflow finished anyway. Raises
+        WorkflowCancelStalledError if another transaction keeps some of its rows locked for
+        `timeout` seconds (see PQ.cancel_workflow)."""
+        return self.app.cancel_workflow(self.id, timeout=timeout)
 
-    async def acancel(self) -> bool:
+    async def acancel(self, *, timeout: float = 30.0) -> bool:
         """cancel() for `async def` code: runs in a worker thread, off the event loop."""
-        return await asyncio.to_thread(self.cancel)
+        return await asyncio.to_thread(self.cancel, timeout=timeout)
 
     def cancelled(self) -> bool:
         """Whether the workflow was cancelled (cancel(), `pq cancel --workflow`)."""

@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from pq.errors import WorkflowCancelStalledError
 from pq.ops.workflow import read_workflow, stopped_by
 from pq.web.pages import workflow_id_of, workflow_or_404
 from pq.web.render import finish, page, prefix_of
@@ -92,7 +93,13 @@ def _cancel_workflow(app: PQ, form: FormData, request: Request) -> Outcome:
     # Read around the cancel to say what it stopped: app.cancel_workflow (the code behind
     # handle.cancel() and `pq cancel --workflow`) only says whether it stopped anything.
     before = workflow_or_404(app, workflow_id, limit=0)  # statuses only: no Task to read
-    if not app.cancel_workflow(workflow_id):
+    try:
+        # A page must answer: rows another transaction keeps locked are reported, not
+        # waited on for the API's 30 s.
+        cancelled = app.cancel_workflow(workflow_id, timeout=CANCEL_PATIENCE)
+    except WorkflowCancelStalledError as exc:
+        return Outcome(str(exc), f"/workflows/{workflow_id}")
+    if not cancelled:
         return Outcome(
             f"Workflow #{workflow_id} had already ended: nothing to cancel.",
             f"/workflows/{workflow_id}",
@@ -197,6 +204,7 @@ def handler(kind: str) -> Callable[[Request], Awaitable[Response]]:
 
 
 MAX_FORM_BYTES = 16 * 1024
+CANCEL_PATIENCE = 5.0  # seconds a workflow's cancel waits on rows another transaction locks
 
 
 async def read_form(request: Request) -> FormData:

@@ -10,6 +10,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from claims import claim, register_worker
 from fastapi import FastAPI
@@ -168,6 +169,28 @@ def test_cancel_workflow_stops_pending_and_running_steps_and_says_how_many(app: 
         data={"csrf_token": csrf_of(page), "confirmed": "yes"},
     )
     assert f"Workflow #{handle.id} had already ended: nothing to cancel." in again.text
+
+
+def test_a_cancel_held_up_by_a_locked_row_answers_with_what_to_do(
+    app: PQ, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    add = registered(app, tasks.add, queue="default")
+    handle = group(add.si(1, 1), add.si(2, 2)).delay()
+    locked = handle.tasks()[0].id
+    monkeypatch.setattr("pq.web.actions.CANCEL_PATIENCE", 0.3)
+    client = TestClient(dashboard(app), base_url="http://127.0.0.1")
+    csrf = csrf_of(client.get(f"/workflows/{handle.id}").text)
+    # a session left idle in a transaction holds one step's row
+    with psycopg.connect(app.database_url) as holder:
+        holder.execute("SELECT id FROM pq_tasks WHERE id = %s FOR UPDATE", (locked,))
+        shown = client.post(
+            f"/workflows/{handle.id}/cancel", data={"csrf_token": csrf, "confirmed": "yes"}
+        ).text
+    assert f"workflow {handle.id}: 1 task(s) stayed locked by another transaction" in shown
+    assert "Cancel the workflow again once that transaction has ended." in shown
+    statuses = {t.id: t.status for t in handle.tasks()}
+    assert statuses.pop(locked) is TaskStatus.PENDING
+    assert list(statuses.values()) == [TaskStatus.CANCELLED]
 
 
 def test_cancel_workflow_is_refused_without_csrf_token_origin_or_when_read_only(

@@ -21,6 +21,7 @@ from pq import (
     TaskCancelledError,
     TaskStatus,
     WorkflowCancelledError,
+    WorkflowCancelStalledError,
     chain,
     chord,
     group,
@@ -230,3 +231,24 @@ def test_cancelling_a_fast_workflow_under_a_real_worker_lets_no_link_through(
     assert len(lines) == len(set(lines))
     with pytest.raises(WorkflowCancelledError):
         handle.results(timeout=10)
+
+
+def test_a_cancel_that_cannot_reach_rows_another_transaction_locks_says_so_after_its_timeout(
+    app: PQ, db_url: str
+) -> None:
+    """A session left idle in a transaction holding a step's row must not hang the cancel:
+    it stops what it can reach, then raises after `timeout` seconds without progress; once
+    that transaction ends, cancelling again finishes the job."""
+    add = app.task(flowapp.add)
+    handle = group(add.s(1, 1), add.s(2, 2), add.s(3, 3)).delay()
+    locked = handle.tasks()[0].id
+    with psycopg.connect(db_url) as holder:
+        holder.execute("SELECT id FROM pq_tasks WHERE id = %s FOR UPDATE", (locked,))
+        with pytest.raises(WorkflowCancelStalledError, match=f"workflow {handle.id}: 1 task"):
+            app.cancel_workflow(handle.id, timeout=0.5)
+        statuses = {t.id: t.status for t in handle.tasks()}
+        assert statuses.pop(locked) is TaskStatus.PENDING  # out of reach
+        assert set(statuses.values()) == {TaskStatus.CANCELLED}
+    assert handle.cancel() is True  # the lock is gone
+    assert {t.status for t in handle.tasks()} == {TaskStatus.CANCELLED}
+    assert app.run_worker(burst=True) == 0

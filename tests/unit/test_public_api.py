@@ -39,6 +39,7 @@ def test_exported_names_are_pinned() -> None:
         "TaskStatus",
         "UnknownTaskError",
         "WorkflowCancelledError",
+        "WorkflowCancelStalledError",
         "WorkflowFailedError",
         "__version__",
         "chain",
