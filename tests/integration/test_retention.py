@@ -71,6 +71,38 @@ def test_fired_and_cancelled_chord_counters_go_with_the_completed_keep_time_open
     assert left == {stuck_barrier, recent.id}
 
 
+def test_a_chord_counter_goes_once_its_failed_member_is_pruned_never_before(
+    app: PQ, db_url: str
+) -> None:
+    """A chord whose member failed for good never fires; its counter stays while the failed
+    row does (an operator may retry it and complete the chord), and goes once retention has
+    deleted that row: nothing can add to it any more."""
+    add, boom, total = (app.task(f) for f in (flowapp.add, flowapp.boom, flowapp.total))
+    failed = chord([add.s(1, 1), boom.s()], total.s()).delay()
+    app.run_worker(burst=True)
+    with psycopg.connect(db_url) as conn:
+        conn.execute("UPDATE pq_chords SET created_at = now() - interval '8 days'")
+        (barrier,) = conn.execute("SELECT id FROM pq_chords WHERE NOT fired").fetchone() or (None,)
+        assert barrier is not None
+    app.enqueue(funcs.noop)
+    app.run_worker(burst=True)  # retention: the failed member is still there
+    with psycopg.connect(db_url) as conn:
+        assert conn.execute("SELECT id FROM pq_chords").fetchall() == [(barrier,)]
+        conn.execute(  # its failed row passes the failed keep time (30 days)
+            "UPDATE pq_tasks SET finished_at = now() - interval '31 days' "
+            "WHERE workflow_id = %s AND status = 'failed'",
+            (failed.id,),
+        )
+    app.enqueue(funcs.noop)
+    app.run_worker(burst=True)  # retention deletes the failed row, then the counter
+    with psycopg.connect(db_url) as conn:
+        statuses = conn.execute(
+            "SELECT status FROM pq_tasks WHERE workflow_id = %s", (failed.id,)
+        ).fetchall()
+        assert statuses == [("completed",)]
+        assert conn.execute("SELECT id FROM pq_chords").fetchall() == []
+
+
 def test_none_keeps_finished_tasks(app: PQ, db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PQ_RETAIN_COMPLETED", "none")
     monkeypatch.setenv("PQ_RETAIN_FAILED", "none")
