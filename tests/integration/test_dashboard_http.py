@@ -17,17 +17,13 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # starlette's notice about httpx vs httpx2
     from starlette.testclient import TestClient
 
+from webforms import csrf_of
+
 from pq import PQ
 from pq.dashboard import dashboard
 from taskmods import dashboard_app as tasks
 
 TOKEN = "http-test-token"
-
-
-def csrf_of(html: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert found, "the page has no CSRF field"
-    return found.group(1)
 
 
 def test_mounted_under_a_prefix_inside_another_site(app: PQ) -> None:

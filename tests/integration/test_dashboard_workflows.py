@@ -14,6 +14,7 @@ import psycopg
 import pytest
 from claims import claim, register_worker
 from fastapi import FastAPI
+from webforms import csrf_of
 
 from pq import PQ, TaskStatus, chain, group
 from pq.store.db import PsycopgExecutor
@@ -28,12 +29,6 @@ with warnings.catch_warnings():
 from pq.dashboard import dashboard
 
 TOKEN = "http-test-token"
-
-
-def csrf_of(html: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert found, "the page has no CSRF field"
-    return found.group(1)
 
 
 def steps_shown(html: str) -> list[tuple[int, int, str]]:
