@@ -22,6 +22,16 @@ if TYPE_CHECKING:
     from pq.producer.facade import Producer
 
 LIVE = {TaskStatus.PENDING, TaskStatus.WAITING, TaskStatus.RUNNING}
+_LIVE = {s.value for s in LIVE}  # as the rows spell them
+
+
+# A waiting handle looks again at most once per this many times the cost of its last look.
+_PACE = 5
+
+
+def _stamp(row: dict[str, Any]) -> tuple[str, int]:
+    """What says a row changed for a waiting handle: its status and attempt."""
+    return str(row["status"]), int(row["attempts"])
 
 
 class WorkflowHandle(ABC):
@@ -70,6 +80,31 @@ class WorkflowHandle(ABC):
         marked = any(isinstance(r["flow"], dict) and r["flow"].get("cancelled") for r in rows)
         return [Task.from_row(r) for r in rows], marked
 
+    def _read_since(
+        self, known: dict[int, tuple[tuple[str, int], Task]]
+    ) -> tuple[list[Task], bool]:
+        """As _read, for a wait that reads again on every wake-up. It reads the statuses of
+        all rows (flow_workflow_steps.sql, without their JSON columns) and builds a Task
+        again only for a row whose (status, attempt) changed since the last read (`known`,
+        kept by the caller); of those, the ended ones are read whole (flow_workflow_rows.sql:
+        arguments, result, error), the live ones need only their status. A completed row
+        never changes again, so its result is read and decoded once. Without this, a wait
+        on a group of N members read and decoded all N rows at each of its wake-ups."""
+        with self.app.executor() as ex:
+            steps = self.app.queries.flow_workflow_steps(ex, self.id)
+            fresh = [r for r in steps if (old := known.get(r["id"])) is None or old[0] != _stamp(r)]
+            wanted = [r["id"] for r in fresh if r["status"] not in _LIVE]
+            whole = {
+                r["id"]: r
+                for r in (
+                    self.app.queries.flow_workflow_rows(ex, self.id, wanted) if wanted else []
+                )
+            }
+        for row in fresh:
+            # (a row that ended between the two reads is read whole on the next wake-up)
+            known[row["id"]] = (_stamp(row), Task.from_row(whole.get(row["id"], row)))
+        return [known[r["id"]][1] for r in steps], any(r["marked"] for r in steps)
+
     def _value(self, task: Task) -> Any:
         return self.app.codec.decode_value(task.result)
 
@@ -78,10 +113,17 @@ class WorkflowHandle(ABC):
         nothing of it runs any more; waits on a row that has not ended (woken by the done
         channel, see PQ.wait_for_end)."""
         deadline = None if timeout is None else time.monotonic() + timeout
+        known: dict[int, tuple[tuple[str, int], Task]] = {}
         while True:
-            tasks, cancelled = self._read()
+            began = time.monotonic()
+            tasks, cancelled = self._read_since(known)
             rows = {t.workflow_step: t for t in tasks if t.workflow_step is not None}
             state = evaluate(shape, rows)
+            # A look costs in proportion to the workflow's size; the next one waits until
+            # PACE times this one's cost has passed, so waiting on a group of thousands of
+            # members (woken by each end it waits for) takes a bounded share of a CPU, and a
+            # small workflow (a look of a millisecond) is not held back.
+            next_look = began + _PACE * (time.monotonic() - began)
             live = [t.id for t in tasks if t.status in LIVE]
             if not state.open or (cancelled and not live):
                 if cancelled and (state.open or state.failed):
@@ -97,6 +139,10 @@ class WorkflowHandle(ABC):
                     )
             else:  # a link is written with its step's end, so this is a moment's race
                 time.sleep(0.05)
+            if (pause := next_look - time.monotonic()) > 0:
+                if deadline is not None:
+                    pause = max(0.0, min(pause, deadline - time.monotonic()))
+                time.sleep(pause)
 
     def _cancelled(self, tasks: list[Task]) -> WorkflowCancelledError:
         stopped = [t for t in tasks if t.status is TaskStatus.CANCELLED]

@@ -128,6 +128,10 @@ class FlowQueries:
     def flow_workflow_tasks(self, ex: Executor, workflow_id: int) -> list[Row]:
         return ex.fetch(self.sql("flow_workflow_tasks"), {"workflow_id": workflow_id})
 
+    def flow_workflow_rows(self, ex: Executor, workflow_id: int, ids: list[int]) -> list[Row]:
+        """The whole rows of `ids` that belong to the workflow (in no set order)."""
+        return ex.fetch(self.sql("flow_workflow_rows"), {"workflow_id": workflow_id, "ids": ids})
+
     def flow_workflow_steps(self, ex: Executor, workflow_id: int) -> list[Row]:
         """The rows of a workflow in step order without their JSON columns, with `marked`
         (a cancel reached it) and `stop_requested` (the dashboard's workflow page)."""
