@@ -51,7 +51,9 @@ class WorkflowHandle(ABC):
     def tasks(self) -> list[Task]:
         """Snapshots of the workflow's rows so far, in step order (later links do not exist
         until the step before them completes)."""
-        return self._read()[0]
+        with self.app.executor() as ex:
+            rows = self.app.queries.flow_workflow_tasks(ex, self.id)
+        return [Task.from_row(r) for r in rows]
 
     def cancel(self, *, timeout: float = 30.0) -> bool:
         """Cancels the whole workflow, like Celery's revoke of a result or GroupResult:
@@ -70,20 +72,14 @@ class WorkflowHandle(ABC):
 
     def cancelled(self) -> bool:
         """Whether the workflow was cancelled (cancel(), `pq cancel --workflow`)."""
-        return self._read()[1]
-
-    def _read(self) -> tuple[list[Task], bool]:
-        """The rows, and whether a cancel marked them (flow {"cancelled": true}, see
-        flow_cancel.sql)."""
-        with self.app.executor() as ex:
-            rows = self.app.queries.flow_workflow_tasks(ex, self.id)
-        marked = any(isinstance(r["flow"], dict) and r["flow"].get("cancelled") for r in rows)
-        return [Task.from_row(r) for r in rows], marked
+        with self.app.executor() as ex:  # (statuses and marks only: no row decoded whole)
+            return any(r["marked"] for r in self.app.queries.flow_workflow_steps(ex, self.id))
 
     def _read_since(
         self, known: dict[int, tuple[tuple[str, int], Task]]
     ) -> tuple[list[Task], bool]:
-        """As _read, for a wait that reads again on every wake-up. It reads the statuses of
+        """The rows, and whether a cancel marked them (flow {"cancelled": true}, see
+        flow_cancel.sql), for a wait that reads again on every wake-up. It reads the statuses of
         all rows (flow_workflow_steps.sql, without their JSON columns) and builds a Task
         again only for a row whose (status, attempt) changed since the last read (`known`,
         kept by the caller); of those, the ended ones are read whole (flow_workflow_rows.sql:

@@ -15,15 +15,14 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from pq.store.db import PsycopgExecutor
+from pq.store.queries_texts import PlannedTexts
 from pq.store.staging import finish_staged, has_raw
 
 if TYPE_CHECKING:
-    from psycopg import Connection
-
     from pq.store.db import Executor, Row
 
 
-class FlowQueries:
+class FlowQueries(PlannedTexts):
     """Workflow and flow-control statements (a mixin of `Queries`)."""
 
     if TYPE_CHECKING:
@@ -31,14 +30,6 @@ class FlowQueries:
         channel_done: str
 
         def sql(self, name: str) -> str: ...
-        def claim_text(
-            self,
-            conn: Connection[Any],
-            limit: int,
-            queues: list[str],
-            priorities: list[int] | None,
-            statement: str = ...,
-        ) -> str: ...
 
     def _finish_params(self, finished: list[dict[str, Any]]) -> dict[str, Any]:
         return {
@@ -143,7 +134,7 @@ class FlowQueries:
     ) -> list[Row]:
         """Groups of due waiting rows: {rate_key, concurrency_key, rate_count, rate_seconds,
         concurrency_limit}, best first. Its values are literals in its text, as the claim's
-        (WorkerQueries.claim_text: planned once, not on every call)."""
+        (PlannedTexts.claim_text: planned once, not on every call)."""
         text = self.claim_text(ex.conn, limit, queues, priorities, "flow_waiting_keys")
         return ex.fetch(text, {})
 
@@ -164,7 +155,7 @@ class FlowQueries:
     def flow_claim(self, ex: PsycopgExecutor, params: dict[str, Any]) -> list[Row]:
         """Claims waiting rows of one group; `params` as in flow_claim.sql. The worker's
         queues, priorities and the limit are literals in its text (as the claim's,
-        WorkerQueries.claim_text); the group's keys stay parameters: a row's keys are
+        PlannedTexts.claim_text); the group's keys stay parameters: a row's keys are
         untrusted, and one text per key would never be prepared."""
         values = dict(params)
         text = self.claim_text(

@@ -7,25 +7,20 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from psycopg import Connection, sql
 from psycopg.rows import dict_row
+
+from pq.store.queries_texts import PlannedTexts
 
 if TYPE_CHECKING:
     from pq.store.db import Executor, PsycopgExecutor, Row
 
-# Claim texts kept per Queries (one per limit and queue set, see claim_text); psycopg
-# keeps up to 100 prepared statements per connection.
-_CLAIM_TEXTS = 32
 
-
-class WorkerQueries:
+class WorkerQueries(PlannedTexts):
     """Worker statements (a mixin of `Queries`)."""
 
     if TYPE_CHECKING:
         channel: str
-        _claim_texts: dict[tuple[Any, ...], str]
 
-        def sql(self, name: str) -> str: ...
         def _finish_statement(self, finished: list[dict[str, Any]]) -> str: ...
         def _finish_params(self, finished: list[dict[str, Any]]) -> dict[str, Any]: ...
         def _changed(self, rows: list[Row]) -> dict[int, str]: ...
@@ -43,41 +38,6 @@ class WorkerQueries:
         return self.task_finish_and_claim(
             ex, [], worker_id=worker_id, limit=limit, queues=queues, priorities=priorities
         )[1]
-
-    def claim_text(
-        self,
-        conn: Connection[Any],
-        limit: int,
-        queues: list[str],
-        priorities: list[int] | None,
-        statement: str = "task_claim",
-    ) -> str:
-        """task_claim.sql (or flow_waiting_keys.sql, whose values are the same and pick its
-        plan the same way) with the worker's queues, priorities and limit written in as
-        literals (quoted by psycopg for this connection); only worker_id stays a parameter.
-
-        Why: these values pick the claim's plan, and they are the same on every claim of a
-        worker (a pause changes the queues; the limit takes a few values). As parameters,
-        Postgres planned the claim anew on every call (it estimates the recursive CTE's
-        generic plan as costlier, so it never switches to it), which cost some 0.6 ms of
-        server CPU per claim, more than running it, and as much of the idle pick-up. As
-        literals, the generic plan is the plan for exactly these values, and the prepared
-        statement keeps it: a plan made without the values (plan_cache_mode =
-        force_generic_plan) may pick an index that walks every pending row of other queues
-        (measured: 270 ms per claim with a million of them, benchmarks/bench_claim.py).
-        A new ANALYZE of the table makes Postgres plan it again, as it would any plan."""
-        key = (statement, limit, tuple(queues), None if priorities is None else tuple(priorities))
-        text = self._claim_texts.get(key)
-        if text is None:
-            if len(self._claim_texts) >= _CLAIM_TEXTS:
-                self._claim_texts.clear()  # queues paused and resumed in many combinations
-            text = self.sql(statement)
-            for name, value in (("limit", limit), ("queues", queues), ("priorities", priorities)):
-                # "%" doubled: the text still goes through psycopg's %(name)s placeholders
-                literal = sql.Literal(value).as_string(conn).replace("%", "%%")
-                text = text.replace(f"%({name})s", literal)
-            self._claim_texts[key] = text
-        return text
 
     @staticmethod
     def _in_claim_order(rows: list[Row]) -> list[Row]:
@@ -99,11 +59,13 @@ class WorkerQueries:
         """Records ended attempts and claims new rows in one network round trip; with
         `look_waiting`, also tells whether due waiting rows (flow control) exist.
 
-        The two statements go out together in pipeline mode, each committing on its own as
-        when sent apart: measured here, that beats both two plain round trips and one
-        transaction (whose BEGIN and COMMIT are round trips too). They touch disjoint rows
-        (ours running, others pending). If the connection breaks, the worker keeps its
-        records to write again (the fence stops doubles) and releases a claim it never saw.
+        The statements go out together in pipeline mode and run in one implicit transaction
+        (one Sync at the end: one commit, one WAL flush): measured here, that beats both two
+        plain round trips and an explicit transaction (whose BEGIN and COMMIT are round
+        trips too). They touch disjoint rows (ours running, others pending). A record the
+        database refuses rolls the claim back with it (the worker then records one by one
+        and claims on its next turn). If the connection breaks, the worker keeps its records
+        to write again (the fence stops doubles) and releases a claim it never saw.
         """
         conn = ex.conn
         with conn.pipeline():

@@ -41,7 +41,7 @@ def _scans(app: PQ, name: str, params: dict[str, Any]) -> list[dict[str, Any]]:
     with psycopg.connect(app.database_url) as conn:
         sql = app.queries.sql(name)
         if name in ("flow_waiting_keys", "flow_claim"):
-            # The text the worker sends (its values written in: WorkerQueries.claim_text), on
+            # The text the worker sends (its values written in: PlannedTexts.claim_text), on
             # a generic plan: one its prepared statement may keep (flow_claim's keys stay
             # parameters, so that plan is made without them).
             sql = app.queries.claim_text(
